@@ -1,0 +1,122 @@
+"""The intrinsic-reward contract: one implementation per method, used by every agent.
+
+::
+
+    state          = bonus.init(key, obs_space, action_space, num_envs)
+    r_int          = bonus.reward(state, batch)          # [T, N], pure
+    state, metrics = bonus.update(state, batch)          # trains predictors, updates counts
+
+``batch`` is a :class:`Transitions` of shape ``[T, N, ...]`` in time-major order, as a
+rollout produces it. ``next_obs[t]`` is the observation reached by ``action[t]`` (the
+final observation of the episode when ``done[t]``), so bonuses reward reaching novel
+states. Episodic parts (E3B's covariance, episodic counts) keep one slot per env and reset
+after a transition with ``done[t]``. Everything is pure JAX: jittable inside the PPO update,
+vmappable over seeds, and callable on NumPy batches (``jax.numpy`` converts them), which is
+how the Stable-Baselines3 bridge uses the same objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from envs.spaces import Box, Discrete
+
+Metrics = dict[str, jax.Array]
+
+
+@struct.dataclass
+class Transitions:
+    """A time-major batch ``[T, N, ...]`` of transitions."""
+
+    obs: jax.Array
+    action: jax.Array
+    next_obs: jax.Array
+    done: jax.Array
+    # Caption codes of info["event"] (0 = nothing happened); used by LLM-feedback bonuses.
+    event: jax.Array
+
+    @classmethod
+    def from_arrays(cls, obs, action, next_obs, done, event=None) -> Transitions:
+        """Build from NumPy or JAX arrays; ``event`` defaults to zeros."""
+        done = jnp.asarray(done, dtype=bool)
+        if event is None:
+            event = jnp.zeros(done.shape, dtype=jnp.int32)
+        return cls(
+            obs=jnp.asarray(obs),
+            action=jnp.asarray(action),
+            next_obs=jnp.asarray(next_obs),
+            done=done,
+            event=jnp.asarray(event, dtype=jnp.int32),
+        )
+
+
+class Bonus:
+    """Base class of intrinsic rewards. Subclasses are cheap Python objects holding config;
+    all mutable quantities live in the pytree returned by :meth:`init`."""
+
+    #: registry name, set by subclasses
+    name: str = "bonus"
+    #: whether the bonus has per-episode state that ``done`` resets
+    episodic: bool = False
+
+    def init(
+        self, key: jax.Array, obs_space: Box, action_space: Discrete, num_envs: int
+    ) -> Any:
+        """Create the bonus state for ``num_envs`` parallel environments."""
+        raise NotImplementedError
+
+    def reward(self, state: Any, batch: Transitions) -> jax.Array:
+        """Intrinsic reward ``[T, N]`` for each transition of ``batch`` (pure)."""
+        raise NotImplementedError
+
+    def update(self, state: Any, batch: Transitions) -> tuple[Any, Metrics]:
+        """Learn from ``batch``: train predictors, update counts, advance episodic state."""
+        raise NotImplementedError
+
+    def reward_and_update(self, state: Any, batch: Transitions) -> tuple[jax.Array, Any, Metrics]:
+        """Both at once from the same pre-update state; override to share work."""
+        r_int = self.reward(state, batch)
+        state, metrics = self.update(state, batch)
+        return r_int, state, metrics
+
+
+@struct.dataclass
+class EmptyState:
+    """State of bonuses that keep nothing."""
+
+    step: jax.Array
+
+
+class NoBonus(Bonus):
+    """``none``: zero intrinsic reward (plain PPO)."""
+
+    name = "none"
+
+    def init(self, key, obs_space, action_space, num_envs):
+        return EmptyState(step=jnp.zeros((), jnp.int32))
+
+    def reward(self, state, batch):
+        return jnp.zeros(batch.done.shape, jnp.float32)
+
+    def update(self, state, batch):
+        return state.replace(step=state.step + 1), {}
+
+
+def flatten_obs(obs: jax.Array, lead_dims: int = 2) -> jax.Array:
+    """``[T, N, ...]`` → ``[T, N, D]`` float32, the common input of MLP-based bonuses."""
+    shape = obs.shape[:lead_dims]
+    return obs.reshape(*shape, -1).astype(jnp.float32)
+
+
+def episodic_reset(tree: Any, done: jax.Array, fresh: Any) -> Any:
+    """Replace per-env slots of ``tree`` (leading axis N) by ``fresh`` where ``done``."""
+
+    def pick(cur, new):
+        mask = done.reshape(done.shape + (1,) * (cur.ndim - done.ndim))
+        return jnp.where(mask, new, cur)
+
+    return jax.tree.map(pick, tree, fresh)

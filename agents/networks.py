@@ -1,0 +1,116 @@
+"""Actor-critic networks: an MLP for flat observations, a MiniGrid-style CNN for grid
+observations, optional GRU memory, and two value heads (extrinsic, intrinsic)."""
+
+from __future__ import annotations
+
+import functools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def _dense(features: int, scale: float = np.sqrt(2)) -> nn.Dense:
+    # Orthogonal init with PPO's usual scales (Engstrom et al. 2020; CleanRL, PureJaxRL).
+    return nn.Dense(features, kernel_init=nn.initializers.orthogonal(scale),
+                    bias_init=nn.initializers.constant(0.0))
+
+
+def _patches_2x2(x: jax.Array) -> jax.Array:
+    """``[..., H, W, C]`` → ``[..., H-1, W-1, 4C]``: each cell with its right/lower neighbours."""
+    return jnp.concatenate(
+        [x[..., :-1, :-1, :], x[..., :-1, 1:, :], x[..., 1:, :-1, :], x[..., 1:, 1:, :]], axis=-1
+    )
+
+
+class GridEncoder(nn.Module):
+    """Small CNN for ``[7, 7, 3]`` MiniGrid observations (after the rl-starter-files one).
+
+    Each channel is embedded (object, colour and state ids are categories, not magnitudes),
+    then two 2×2 convolutions and a dense layer. The convolutions are written as patch
+    extraction + a dense layer: the same function, but XLA's CPU convolution gradients run
+    about 25× slower inside ``lax.scan`` (where PPO's minibatch loop lives) than matmuls.
+    """
+
+    features: int = 128
+    num_categories: int = 16
+    embed: int = 4
+    channels: tuple[int, int] = (16, 32)
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        ids = obs.astype(jnp.int32)
+        # One embedding table shared by channels, offset so channels don't collide.
+        offsets = jnp.arange(ids.shape[-1]) * self.num_categories
+        x = nn.Embed(self.num_categories * ids.shape[-1], self.embed)(ids + offsets)
+        x = x.reshape(*x.shape[:-2], -1)  # [..., H, W, 3 * 8]
+        x = nn.relu(_dense(self.channels[0])(_patches_2x2(x)))
+        x = nn.relu(_dense(self.channels[1])(_patches_2x2(x)))
+        x = x.reshape(*x.shape[:-3], -1)
+        return nn.relu(_dense(self.features)(x))
+
+
+class MLPEncoder(nn.Module):
+    """Two dense layers for flat observations."""
+
+    features: int = 64
+    activation: str = "tanh"
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        act = nn.tanh if self.activation == "tanh" else nn.relu
+        # Inputs are time-major [T, N, ...]: flatten everything after the two leading axes.
+        x = obs.reshape(*obs.shape[:2], -1).astype(jnp.float32)
+        return act(_dense(self.features)(act(_dense(self.features)(x))))
+
+
+class ScannedGRU(nn.Module):
+    """A GRU scanned over time that resets its state where an episode starts."""
+
+    features: int
+
+    @functools.partial(
+        nn.scan, variable_broadcast="params", in_axes=0, out_axes=0, split_rngs={"params": False}
+    )
+    @nn.compact
+    def __call__(self, carry: jax.Array, inputs: tuple[jax.Array, jax.Array]):
+        x, reset = inputs
+        carry = jnp.where(reset[:, None], jnp.zeros_like(carry), carry)
+        carry, y = nn.GRUCell(self.features)(carry, x)
+        return carry, y
+
+    @staticmethod
+    def initial_carry(batch: int, features: int) -> jax.Array:
+        """All-zero hidden state for ``batch`` environments."""
+        return jnp.zeros((batch, features), jnp.float32)
+
+
+class ActorCritic(nn.Module):
+    """Policy logits and two values; inputs are time-major ``[T, N, ...]`` sequences.
+
+    Separate actor and critic trunks for flat inputs (as PureJaxRL), a shared encoder for
+    grids (the CNN is the expensive part on a CPU).
+    """
+
+    num_actions: int
+    encoder: str = "mlp"  # "mlp" | "cnn"
+    hidden: int = 64
+    activation: str = "tanh"
+    gru: int = 0  # GRU width; 0 = no memory
+
+    @nn.compact
+    def __call__(self, hidden: jax.Array, obs: jax.Array, reset: jax.Array):
+        if self.encoder == "cnn":
+            features = GridEncoder(self.hidden)(obs)
+            actor_x = critic_x = features
+        else:
+            actor_x = MLPEncoder(self.hidden, self.activation)(obs)
+            critic_x = actor_x if self.gru else MLPEncoder(self.hidden, self.activation)(obs)
+        if self.gru:
+            hidden, actor_x = ScannedGRU(self.gru)(hidden, (actor_x, reset))
+            critic_x = actor_x
+        logits = _dense(self.num_actions, 0.01)(actor_x)
+        v_ext = _dense(1, 1.0)(critic_x)[..., 0]
+        v_int = _dense(1, 1.0)(critic_x)[..., 0]
+        return hidden, logits, v_ext, v_int

@@ -1,0 +1,404 @@
+"""PPO in JAX with pluggable intrinsic rewards, after PureJaxRL's ``ppo.py``.
+
+``make_train(env, env_params, bonus, cfg)`` returns pure functions; one update (a rollout of
+``num_steps × num_envs`` with ``lax.scan``, GAE, ``update_epochs × num_minibatches``
+gradient steps) is one traced call, and ``jax.vmap`` over seed keys trains many seeds in
+one compiled program. A thin Python loop (``explore.train``) runs chunks of updates to log,
+checkpoint and show progress.
+
+Beyond PureJaxRL, following RND (Burda et al. 2019):
+
+* two value heads, extrinsic and intrinsic, each with its own discount; the intrinsic
+  return is non-episodic by default (``int_episodic=False``);
+* the intrinsic reward is divided by a running std of discounted intrinsic returns;
+* advantages are ``ext_coef·A_ext + int_coef·A_int``.
+
+Truncation is not termination (Pardo et al. 2018): at a time-limit truncation the target
+bootstraps from the value of ``info["final_observation"]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+from flax.training.train_state import TrainState
+
+from agents.bonuses.base import Bonus, NoBonus, Transitions
+from agents.networks import ActorCritic, ScannedGRU
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """Every PPO hyper-parameter, with defaults suited to MiniGrid-style tasks."""
+
+    num_envs: int = 16
+    num_steps: int = 128
+    total_steps: int = 1_000_000
+    lr: float = 2.5e-4
+    anneal_lr: bool = True
+    update_epochs: int = 4
+    num_minibatches: int = 4
+    gamma_ext: float = 0.99
+    gamma_int: float = 0.99
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    clip_value: bool = True
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    ext_coef: float = 1.0
+    int_coef: float = 1.0
+    int_episodic: bool = False
+    normalize_int_reward: bool = True
+    network: str = "auto"  # "auto" | "mlp" | "cnn"
+    hidden: int = 64
+    activation: str = "tanh"
+    gru: int = 0
+
+    @property
+    def batch_size(self) -> int:
+        """Environment steps per update."""
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        """Number of updates needed to reach ``total_steps`` (at least one)."""
+        return max(1, int(self.total_steps) // self.batch_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict view (for configs and logs)."""
+        return asdict(self)
+
+
+@struct.dataclass
+class RunningMoments:
+    """Running mean/variance over batches (Chan et al. parallel algorithm)."""
+
+    mean: jax.Array
+    var: jax.Array
+    count: jax.Array
+
+    @classmethod
+    def create(cls) -> RunningMoments:
+        return cls(jnp.zeros(()), jnp.ones(()), jnp.asarray(1e-4))
+
+    def update(self, x: jax.Array) -> RunningMoments:
+        batch_mean, batch_var, n = jnp.mean(x), jnp.var(x), x.size
+        delta = batch_mean - self.mean
+        total = self.count + n
+        mean = self.mean + delta * n / total
+        m2 = self.var * self.count + batch_var * n + delta**2 * self.count * n / total
+        return RunningMoments(mean, m2 / total, total)
+
+
+@struct.dataclass
+class RunnerState:
+    """Everything one seed carries from update to update (a pytree; vmap adds a seed axis)."""
+
+    train: TrainState
+    env_state: Any
+    obs: jax.Array
+    done: jax.Array  # [N] whether obs starts a new episode
+    hidden: jax.Array  # [N, gru] (zeros of width 1 without GRU)
+    bonus_state: Any
+    int_moments: RunningMoments
+    int_filter: jax.Array  # [N] discounted intrinsic return, for normalisation
+    ep_return: jax.Array  # [N]
+    ep_length: jax.Array  # [N]
+    coverage: jax.Array  # int32 [H, W] visits of agent positions ([1, 1] when unknown)
+    key: jax.Array
+    update: jax.Array  # int32 number of updates done
+
+
+class Rollout(NamedTuple):
+    obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    v_ext: jax.Array
+    v_int: jax.Array
+    reward: jax.Array
+    terminated: jax.Array
+    done: jax.Array
+    start: jax.Array  # obs starts an episode (resets the GRU)
+    next_obs: jax.Array  # the observation reached (final observation at episode ends)
+    event: jax.Array
+
+
+class PPO:
+    """A compiled-once PPO for one (env, bonus, config): ``init``, ``update``, ``run``."""
+
+    def __init__(self, env, env_params, bonus: Bonus | None, cfg: PPOConfig) -> None:
+        if cfg.batch_size % cfg.num_minibatches:
+            raise ValueError(
+                f"num_minibatches={cfg.num_minibatches} must divide num_envs*num_steps={cfg.batch_size}"
+            )
+        if cfg.gru and cfg.num_envs % cfg.num_minibatches:
+            raise ValueError("with gru > 0, num_minibatches must divide num_envs (minibatches are whole sequences)")
+        self.env, self.env_params, self.cfg = env, env_params, cfg
+        self.bonus = bonus if bonus is not None else NoBonus()
+        self.use_intrinsic = not isinstance(self.bonus, NoBonus)
+        self.obs_space = env.observation_space(env_params)
+        self.action_space = env.action_space(env_params)
+        encoder = cfg.network
+        if encoder == "auto":
+            encoder = "cnn" if len(self.obs_space.shape) == 3 else "mlp"
+        self.network = ActorCritic(
+            num_actions=self.action_space.n, encoder=encoder, hidden=cfg.hidden,
+            activation=cfg.activation, gru=cfg.gru,
+        )
+        # Coverage needs the grid size; only gridworlds expose it.
+        task = getattr(env, "task", None)
+        self.coverage_shape = (task.height, task.width) if task is not None else (1, 1)
+
+    # --- initial state -------------------------------------------------------------------
+    def init(self, key: jax.Array) -> RunnerState:
+        """Fresh networks, optimiser, environments and bonus for one seed."""
+        cfg = self.cfg
+        k_net, k_env, k_bonus, key = jax.random.split(key, 4)
+        n = cfg.num_envs
+        obs, env_state = jax.vmap(self.env.reset, (0, None))(jax.random.split(k_env, n), self.env_params)
+        hidden = ScannedGRU.initial_carry(n, max(cfg.gru, 1))
+        params = self.network.init(k_net, hidden, obs[None], jnp.ones((1, n), bool))
+        total_grad_steps = cfg.num_updates * cfg.update_epochs * cfg.num_minibatches
+        lr = optax.linear_schedule(cfg.lr, 0.0, total_grad_steps) if cfg.anneal_lr else cfg.lr
+        tx = optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(lr, eps=1e-5))
+        train = TrainState.create(apply_fn=self.network.apply, params=params, tx=tx)
+        bonus_state = self.bonus.init(k_bonus, self.obs_space, self.action_space, n)
+        return RunnerState(
+            train=train, env_state=env_state, obs=obs, done=jnp.ones(n, bool), hidden=hidden,
+            bonus_state=bonus_state, int_moments=RunningMoments.create(),
+            int_filter=jnp.zeros(n), ep_return=jnp.zeros(n), ep_length=jnp.zeros(n, jnp.int32),
+            coverage=jnp.zeros(self.coverage_shape, jnp.int32), key=key,
+            update=jnp.zeros((), jnp.int32),
+        )
+
+    # --- one update ----------------------------------------------------------------------
+    def update(self, state: RunnerState) -> tuple[RunnerState, dict[str, jax.Array]]:
+        """Collect one rollout and train on it; returns the new state and scalar metrics."""
+        cfg = self.cfg
+        n = cfg.num_envs
+        hidden0 = state.hidden
+
+        def env_step(carry, _):
+            st = carry
+            key, k_act, k_env = jax.random.split(st.key, 3)
+            hidden, logits, v_ext, v_int = self.network.apply(
+                st.train.params, st.hidden, st.obs[None], st.done[None]
+            )
+            logits, v_ext, v_int = logits[0], v_ext[0], v_int[0]
+            action = jax.random.categorical(k_act, logits)
+            log_prob = jax.nn.log_softmax(logits)[jnp.arange(n), action]
+            obs, env_state, reward, terminated, truncated, info = jax.vmap(
+                self.env.step, (0, 0, 0, None)
+            )(jax.random.split(k_env, n), st.env_state, action, self.env_params)
+            done = terminated | truncated
+            ep_return = st.ep_return + reward
+            ep_length = st.ep_length + 1
+            step_stats = {
+                "finished": done.sum(),
+                "return_sum": jnp.where(done, ep_return, 0.0).sum(),
+                "length_sum": jnp.where(done, ep_length, 0).sum(),
+                "success_sum": (done & info["success"]).sum(),
+            }
+            pos = info["privileged"].get("agent_pos") if isinstance(info.get("privileged"), dict) else None
+            transition = Rollout(
+                obs=st.obs, action=action, log_prob=log_prob, v_ext=v_ext, v_int=v_int,
+                reward=reward, terminated=terminated, done=done, start=st.done,
+                next_obs=info["final_observation"], event=info["event"],
+            )
+            st = st.replace(
+                env_state=env_state, obs=obs, done=done, hidden=hidden, key=key,
+                ep_return=jnp.where(done, 0.0, ep_return), ep_length=jnp.where(done, 0, ep_length),
+            )
+            return st, (transition, step_stats, pos if pos is not None else jnp.zeros((n, 2), jnp.int32))
+
+        state, (traj, step_stats, positions) = jax.lax.scan(env_step, state, None, cfg.num_steps)
+        if self.coverage_shape != (1, 1):
+            flat = positions[..., 0] * self.coverage_shape[1] + positions[..., 1]
+            counts = jnp.zeros(self.coverage_shape[0] * self.coverage_shape[1], jnp.int32)
+            counts = counts.at[flat.reshape(-1)].add(1)
+            state = state.replace(coverage=state.coverage + counts.reshape(self.coverage_shape))
+
+        # Values of what each action reached: the next observation, or the final one at an
+        # episode end (bootstrapping through truncations).
+        _, _, next_v_ext, next_v_int = self._evaluate(state.train.params, hidden0, traj, traj.next_obs)
+        _, _, last_v_ext, last_v_int = self.network.apply(
+            state.train.params, state.hidden, state.obs[None], state.done[None]
+        )
+
+        # Intrinsic reward from the bonus, then RND's normalisation by the running std of
+        # discounted intrinsic returns.
+        metrics: dict[str, jax.Array] = {}
+        if self.use_intrinsic:
+            batch = Transitions(traj.obs, traj.action, traj.next_obs, traj.done, traj.event)
+            r_int, bonus_state, bonus_metrics = self.bonus.reward_and_update(state.bonus_state, batch)
+            r_int = r_int.astype(jnp.float32)
+            metrics.update({f"bonus/{k}": v for k, v in bonus_metrics.items()})
+            metrics["intrinsic_reward_mean"] = r_int.mean()
+            metrics["intrinsic_reward_std"] = r_int.std()
+            if cfg.normalize_int_reward:
+                def filt(carry, r):
+                    carry = carry * cfg.gamma_int + r
+                    return carry, carry
+                int_filter, discounted = jax.lax.scan(filt, state.int_filter, r_int)
+                moments = state.int_moments.update(discounted)
+                r_int = r_int / jnp.sqrt(moments.var + 1e-8)
+                state = state.replace(int_filter=int_filter, int_moments=moments)
+            state = state.replace(bonus_state=bonus_state)
+        else:
+            r_int = jnp.zeros_like(traj.reward)
+
+        adv_ext, target_ext = self._gae(
+            traj.reward, traj.v_ext, next_v_ext, traj.terminated, traj.done, cfg.gamma_ext,
+            cfg.gae_lambda,
+        )
+        if self.use_intrinsic:
+            if cfg.int_episodic:
+                int_term, int_cut = traj.terminated, traj.done
+                next_int = next_v_int
+            else:
+                # Non-episodic: the intrinsic return flows into the next episode.
+                int_term = int_cut = jnp.zeros_like(traj.done)
+                next_int = jnp.concatenate([traj.v_int[1:], last_v_int], axis=0)
+            adv_int, target_int = self._gae(
+                r_int, traj.v_int, next_int, int_term, int_cut, cfg.gamma_int, cfg.gae_lambda
+            )
+            advantages = cfg.ext_coef * adv_ext + cfg.int_coef * adv_int
+        else:
+            target_int = jnp.zeros_like(target_ext)
+            advantages = adv_ext
+
+        state, loss_metrics = self._learn(state, traj, hidden0, advantages, target_ext, target_int)
+        metrics.update(loss_metrics)
+        metrics.update({k: v.sum() for k, v in step_stats.items()})
+        metrics["extrinsic_reward_sum"] = traj.reward.sum()
+        state = state.replace(update=state.update + 1)
+        return state, metrics
+
+    def _evaluate(self, params, hidden0, traj: Rollout, obs: jax.Array):
+        """Network outputs over a whole rollout (re-running the GRU from its start state)."""
+        if self.cfg.gru:
+            # The GRU consumes the actual observation sequence; for the value of a reached
+            # observation we feed it after the same history, one step at a time.
+            hidden_seq = self._hidden_sequence(params, hidden0, traj)
+            _, logits, v_ext, v_int = self.network.apply(
+                params, hidden_seq.reshape(-1, hidden_seq.shape[-1]),
+                obs.reshape(1, -1, *obs.shape[2:]), jnp.zeros((1, obs.shape[0] * obs.shape[1]), bool),
+            )
+            shape = obs.shape[:2]
+            return None, logits.reshape(*shape, -1), v_ext.reshape(shape), v_int.reshape(shape)
+        return self.network.apply(params, hidden0, obs, traj.start)
+
+    def _hidden_sequence(self, params, hidden0, traj: Rollout) -> jax.Array:
+        """GRU state after consuming each step's observation, ``[T, N, H]``."""
+
+        def step(h, inputs):
+            obs, start = inputs
+            h, _, _, _ = self.network.apply(params, h, obs[None], start[None])
+            return h, h
+
+        _, hs = jax.lax.scan(step, hidden0, (traj.obs, traj.start))
+        return hs
+
+    @staticmethod
+    def _gae(rewards, values, next_values, terminated, cut, gamma: float, lam: float):
+        """Generalised advantage estimation; ``terminated`` stops bootstrapping, ``cut``
+        stops the λ-trace (any episode end, including truncation)."""
+
+        def body(gae, x):
+            r, v, nv, term, c = x
+            delta = r + gamma * nv * (1.0 - term) - v
+            gae = delta + gamma * lam * (1.0 - c) * gae
+            return gae, gae
+
+        _, adv = jax.lax.scan(
+            body, jnp.zeros_like(values[0]),
+            (rewards, values, next_values, terminated.astype(jnp.float32), cut.astype(jnp.float32)),
+            reverse=True,
+        )
+        return adv, adv + values
+
+    def _learn(self, state: RunnerState, traj: Rollout, hidden0, advantages, target_ext, target_int):
+        cfg = self.cfg
+
+        def loss_fn(params, mb):
+            obs, start, hidden, action, old_logp, old_v_ext, old_v_int, adv, t_ext, t_int = mb
+            _, logits, v_ext, v_int = self.network.apply(params, hidden, obs, start)
+            logp_all = jax.nn.log_softmax(logits)
+            logp = jnp.take_along_axis(logp_all, action[..., None], axis=-1)[..., 0]
+            ratio = jnp.exp(logp - old_logp)
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+            pg_loss = -jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - cfg.clip_eps, 1 + cfg.clip_eps) * adv).mean()
+
+            def value_loss(v, old_v, target):
+                if not cfg.clip_value:
+                    return 0.5 * ((v - target) ** 2).mean()
+                clipped = old_v + jnp.clip(v - old_v, -cfg.clip_eps, cfg.clip_eps)
+                return 0.5 * jnp.maximum((v - target) ** 2, (clipped - target) ** 2).mean()
+
+            v_loss = value_loss(v_ext, old_v_ext, t_ext)
+            if self.use_intrinsic:
+                v_loss = v_loss + value_loss(v_int, old_v_int, t_int)
+            entropy = -(jnp.exp(logp_all) * logp_all).sum(-1).mean()
+            loss = pg_loss + cfg.vf_coef * v_loss - cfg.ent_coef * entropy
+            approx_kl = ((ratio - 1) - (logp - old_logp)).mean()
+            clipfrac = (jnp.abs(ratio - 1) > cfg.clip_eps).mean()
+            return loss, (pg_loss, v_loss, entropy, approx_kl, clipfrac)
+
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+        data = (traj.obs, traj.start, traj.action, traj.log_prob, traj.v_ext, traj.v_int,
+                advantages, target_ext, target_int)
+
+        def epoch(carry, _):
+            train, key = carry
+            key, k_perm = jax.random.split(key)
+            if cfg.gru:
+                # Minibatches of whole env sequences, so the GRU sees its history.
+                perm = jax.random.permutation(k_perm, cfg.num_envs)
+                shuffled = jax.tree.map(lambda x: jnp.take(x, perm, axis=1), data)
+                h0 = jnp.take(hidden0, perm, axis=0)
+                split = lambda x: jnp.swapaxes(  # noqa: E731
+                    x.reshape(x.shape[0], cfg.num_minibatches, -1, *x.shape[2:]), 0, 1)
+                mbs = jax.tree.map(split, shuffled)
+                h_mbs = h0.reshape(cfg.num_minibatches, -1, h0.shape[-1])
+                minibatches = (mbs[0], mbs[1], h_mbs, *mbs[2:])
+            else:
+                flat = jax.tree.map(lambda x: x.reshape(cfg.batch_size, *x.shape[2:]), data)
+                perm = jax.random.permutation(k_perm, cfg.batch_size)
+                split = lambda x: jnp.take(x, perm, axis=0).reshape(  # noqa: E731
+                    cfg.num_minibatches, 1, -1, *x.shape[1:])
+                mbs = jax.tree.map(split, flat)
+                dummy_h = jnp.zeros((cfg.num_minibatches, cfg.batch_size // cfg.num_minibatches, 1))
+                minibatches = (mbs[0], mbs[1], dummy_h, *mbs[2:])
+
+            def minibatch_step(train, mb):
+                (loss, aux), grads = grad_fn(train.params, mb)
+                return train.apply_gradients(grads=grads), (loss, *aux)
+
+            train, losses = jax.lax.scan(minibatch_step, train, minibatches)
+            return (train, key), losses
+
+        (train, key), losses = jax.lax.scan(epoch, (state.train, state.key), None, cfg.update_epochs)
+        loss, pg, vl, ent, kl, cf = (x.mean() for x in losses)
+        metrics = {"loss/total": loss, "loss/policy": pg, "loss/value": vl, "loss/entropy": ent,
+                   "approx_kl": kl, "clipfrac": cf}
+        return state.replace(train=train, key=key), metrics
+
+    # --- many updates ----------------------------------------------------------------------
+    def run(self, state: RunnerState, num_updates: int) -> tuple[RunnerState, dict[str, jax.Array]]:
+        """``num_updates`` updates in one ``lax.scan``; metrics are stacked per update."""
+        return jax.lax.scan(lambda s, _: self.update(s), state, None, num_updates)
+
+    def train(self, key: jax.Array) -> tuple[RunnerState, dict[str, jax.Array]]:
+        """The whole training run as one pure function (PureJaxRL's ``train``)."""
+        return self.run(self.init(key), self.cfg.num_updates)
+
+
+def make_train(env, env_params, bonus: Bonus | None, cfg: PPOConfig):
+    """PureJaxRL-style entry point: returns a pure ``train(key)``; ``jax.vmap`` it over keys."""
+    return PPO(env, env_params, bonus, cfg).train

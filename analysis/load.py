@@ -1,0 +1,645 @@
+"""Reading a sweep directory (format: docs/run_store.md) into runs × tasks score matrices.
+
+Only run files are read: ``config.yaml`` and ``sweep.yaml`` with ``yaml.safe_load``,
+``metrics.parquet`` with pandas, ``coverage.npy`` with ``allow_pickle=False``. Nothing from
+the training side is imported.
+
+A score at step ``s`` is the last finite value logged at or before ``s`` (NaN rows mean "no
+episode finished in this window" and are skipped, as the run-store contract says).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+__all__ = ["Run", "ScoreSet", "Sweep", "load"]
+
+SUCCESS_ALIASES = {"success", "success_rate"}
+RETURN_ALIASES = {"return", "episode_return", "normalized_return", "normalised_return"}
+# Config fields that identify a run rather than an algorithm; never part of the label.
+BOOKKEEPING_FIELDS = {
+    "seed",
+    "seeds",
+    "env",
+    "envs",
+    "name",
+    "run_name",
+    "run_dir",
+    "out",
+    "out_dir",
+    "output_dir",
+    "dir",
+    "path",
+    "hash",
+    "config_hash",
+    "sweep",
+    "sweep_name",
+    "tags",
+    "notes",
+    "device",
+    "launcher",
+}
+
+
+@dataclass
+class Run:
+    """One completed run: where it is, what it is, and its score series."""
+
+    name: str
+    path: Path
+    config: dict[str, Any]
+    task: str
+    seed: int
+    algorithm: str = ""
+    versions: dict[str, Any] = field(default_factory=dict)
+    steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    has_coverage: bool = False
+
+    @property
+    def final_step(self) -> int | None:
+        """Last step at which the score metric was logged (NaN rows included)."""
+        return int(self.steps[-1]) if self.steps.size else None
+
+    def value_at(self, step: int | None = None) -> float:
+        """Last finite-or-infinite (non-NaN) score logged at or before ``step`` (NaN if none)."""
+        if not self.steps.size:
+            return math.nan
+        upto = self.steps.size if step is None else np.searchsorted(self.steps, step, "right")
+        vals = self.values[:upto]
+        logged = vals[~np.isnan(vals)]
+        return float(logged[-1]) if logged.size else math.nan
+
+
+@dataclass
+class ScoreSet:
+    """Rectangular score matrices, one per algorithm, and what was left out of them.
+
+    ``matrices[alg]`` is ``runs × tasks`` (or ``runs × tasks × steps`` for curves); row ``i``
+    of task ``t`` is the ``i``-th lowest seed of that task, named in ``run_names[alg]``.
+    ``excluded`` maps run name to reason (NaN/inf score); ``dropped`` maps run name to
+    reason (left out to make the matrix rectangular); ``dropped_tasks`` lists tasks not
+    run by every algorithm when ``tasks="common"``.
+    """
+
+    matrices: dict[str, np.ndarray]
+    tasks: list[str]
+    run_names: dict[str, np.ndarray]
+    excluded: dict[str, str] = field(default_factory=dict)
+    dropped: dict[str, str] = field(default_factory=dict)
+    dropped_tasks: list[str] = field(default_factory=list)
+    steps: np.ndarray | None = None
+    step_label: str = "Environment steps"
+
+    @property
+    def algorithms(self) -> list[str]:
+        """Algorithm names, in matrix order."""
+        return list(self.matrices)
+
+    def runs_per_task(self) -> dict[str, int]:
+        """Number of runs (rows) per algorithm."""
+        return {alg: int(m.shape[0]) for alg, m in self.matrices.items()}
+
+
+@dataclass
+class Sweep:
+    """A loaded sweep: its completed runs, what was skipped, and the score definition."""
+
+    path: Path
+    spec: dict[str, Any]
+    runs: list[Run]
+    skipped: dict[str, str]
+    score: str
+    metric: str
+    score_refs: dict[str, dict[str, float]]
+    varied_fields: list[str]
+
+    @property
+    def algorithms(self) -> list[str]:
+        """Algorithms present, sorted."""
+        return sorted({r.algorithm for r in self.runs})
+
+    @property
+    def tasks(self) -> list[str]:
+        """Tasks present, sorted."""
+        return sorted({r.task for r in self.runs})
+
+    @property
+    def spec_hash(self) -> str | None:
+        """SHA-256 (first 12 hex digits) of ``sweep.yaml`` as written, if present."""
+        spec_file = self.path / "sweep.yaml"
+        if not spec_file.is_file():
+            return None
+        return hashlib.sha256(spec_file.read_bytes()).hexdigest()[:12]
+
+    def runs_per_cell(self) -> dict[str, dict[str, int]]:
+        """``{algorithm: {task: number of completed runs}}``."""
+        cells: dict[str, dict[str, int]] = {
+            a: dict.fromkeys(self.tasks, 0) for a in self.algorithms
+        }
+        for run in self.runs:
+            cells[run.algorithm][run.task] += 1
+        return cells
+
+    # ----------------------------------------------------------------- score matrices
+    def _normalise(self, task: str, value: float) -> float:
+        refs = self.score_refs.get(task)
+        if refs is None:
+            return value
+        low, high = _ref_bounds(task, refs)
+        return (value - low) / (high - low)
+
+    def _check_refs(self, tasks: Iterable[str]) -> None:
+        if self.score in RETURN_ALIASES:
+            missing = sorted(t for t in tasks if t not in self.score_refs)
+            if missing:
+                raise ValueError(
+                    f"score '{self.score}' needs per-task references (sweep.yaml "
+                    f"score_refs: {{task: {{min: .., max: ..}}}}); missing for tasks {missing}"
+                )
+
+    def _select_tasks(
+        self, by_alg: Mapping[str, Mapping[str, list[Run]]], tasks: str | Sequence[str] | None
+    ) -> tuple[list[str], list[str]]:
+        all_tasks = sorted({t for cells in by_alg.values() for t in cells})
+        if tasks is not None and tasks != "common":
+            unknown = sorted(set(tasks) - set(all_tasks))
+            if unknown:
+                raise ValueError(f"tasks {unknown} have no usable runs in {self.path}")
+            chosen = list(tasks)
+        else:
+            chosen = all_tasks
+        missing = {
+            alg: sorted(t for t in chosen if not cells.get(t)) for alg, cells in by_alg.items()
+        }
+        missing = {a: m for a, m in missing.items() if m}
+        if not missing:
+            return chosen, []
+        if tasks == "common":
+            dropped = sorted({t for m in missing.values() for t in m})
+            kept = [t for t in chosen if t not in dropped]
+            if not kept:
+                raise ValueError(f"no task is run by every algorithm in {self.path}")
+            return kept, dropped
+        detail = "; ".join(f"{alg} lacks {m}" for alg, m in sorted(missing.items()))
+        raise ValueError(
+            f"algorithms have different tasks in {self.path}: {detail} "
+            "(pass tasks='common' / --common-tasks to keep only shared tasks)"
+        )
+
+    def _group(self, algorithms: Sequence[str] | None) -> dict[str, dict[str, list[Run]]]:
+        chosen = list(algorithms) if algorithms is not None else self.algorithms
+        unknown = sorted(set(chosen) - set(self.algorithms))
+        if unknown:
+            raise ValueError(f"unknown algorithms {unknown}; known: {self.algorithms}")
+        by_alg: dict[str, dict[str, list[Run]]] = {a: defaultdict(list) for a in chosen}
+        for run in self.runs:
+            if run.algorithm in by_alg:
+                by_alg[run.algorithm][run.task].append(run)
+        return by_alg
+
+    def _rectangular(
+        self,
+        by_alg: Mapping[str, Mapping[str, list[Run]]],
+        tasks: list[str],
+        value_of: Any,
+        excluded: dict[str, str],
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, str]]:
+        """Stack per-run values into matrices; runs with a NaN/inf value are excluded."""
+        matrices: dict[str, np.ndarray] = {}
+        names: dict[str, np.ndarray] = {}
+        dropped: dict[str, str] = {}
+        for alg, cells in by_alg.items():
+            columns: list[list[tuple[Run, np.ndarray]]] = []
+            for task in tasks:
+                kept = []
+                for run in sorted(cells.get(task, []), key=lambda r: (r.seed, r.name)):
+                    value = np.asarray(value_of(run), dtype=np.float64)
+                    if not np.all(np.isfinite(value)):
+                        excluded[run.name] = (
+                            "NaN score (no finite value logged)"
+                            if np.any(np.isnan(value))
+                            else "infinite score"
+                        )
+                        continue
+                    kept.append((run, value))
+                columns.append(kept)
+            empty = [t for t, col in zip(tasks, columns, strict=True) if not col]
+            if empty:
+                names_excluded = sorted(
+                    r.name for t in empty for r in cells.get(t, []) if r.name in excluded
+                )
+                raise ValueError(
+                    f"{alg}: no usable run left on tasks {empty} "
+                    f"(excluded for NaN/inf scores: {names_excluded})"
+                )
+            n = min(len(col) for col in columns)
+            for task, col in zip(tasks, columns, strict=True):
+                for run, _ in col[n:]:
+                    # rliable needs rectangular matrices: equal runs per task per algorithm.
+                    dropped[run.name] = (
+                        f"{alg} has only {n} usable runs on some task ({task} has {len(col)})"
+                    )
+            matrices[alg] = np.stack([np.stack([v for _, v in col[:n]]) for col in columns], axis=1)
+            names[alg] = np.array([[r.name for r, _ in col[:n]] for col in columns]).T
+        if excluded:
+            warnings.warn(f"excluded runs with NaN/inf scores: {sorted(excluded)}", stacklevel=3)
+        return matrices, names, dropped
+
+    def scores(
+        self,
+        step: int | None = None,
+        tasks: str | Sequence[str] | None = None,
+        algorithms: Sequence[str] | None = None,
+    ) -> ScoreSet:
+        """Runs × tasks score matrices at the final step (``step=None``) or at ``step``.
+
+        ``tasks="common"`` keeps the tasks every algorithm has runs on (the rest are listed
+        in ``dropped_tasks``); otherwise differing tasks raise ``ValueError``. Runs of one
+        task must end at the same step (else ``ValueError`` naming them). Runs whose score
+        is NaN or infinite are excluded and listed in ``excluded``.
+        """
+        by_alg = self._group(algorithms)
+        chosen, dropped_tasks = self._select_tasks(by_alg, tasks)
+        self._check_refs(chosen)
+        runs = [r for cells in by_alg.values() for t in chosen for r in cells.get(t, [])]
+        if step is None:
+            _check_final_steps(runs)
+        else:
+            short = sorted(
+                f"{r.name} (last step {r.final_step})"
+                for r in runs
+                if r.final_step is None or r.final_step < step
+            )
+            if short:
+                raise ValueError(f"mismatched steps: runs never reached step {step}: {short}")
+        excluded: dict[str, str] = {}
+        matrices, names, dropped = self._rectangular(
+            by_alg, chosen, lambda r: self._normalise(r.task, r.value_at(step)), excluded
+        )
+        return ScoreSet(matrices, chosen, names, excluded, dropped, dropped_tasks)
+
+    def curves(
+        self,
+        num_points: int = 25,
+        tasks: str | Sequence[str] | None = None,
+        algorithms: Sequence[str] | None = None,
+    ) -> ScoreSet:
+        """Runs × tasks × steps score matrices for sample-efficiency curves.
+
+        If every task has the same budget the grid is the logged steps (thinned to at most
+        ``num_points``); otherwise it is ``num_points`` fractions of each task's budget
+        and ``step_label`` says so.
+        """
+        by_alg = self._group(algorithms)
+        chosen, dropped_tasks = self._select_tasks(by_alg, tasks)
+        self._check_refs(chosen)
+        runs = [r for cells in by_alg.values() for t in chosen for r in cells.get(t, [])]
+        finals = _check_final_steps(runs)
+        budgets = {finals[t] for t in chosen}
+        if len(budgets) == 1:
+            logged = np.unique(np.concatenate([r.steps for r in runs]))
+            if logged.size > num_points:
+                picks = np.unique(np.round(np.linspace(0, logged.size - 1, num_points)).astype(int))
+                logged = logged[picks]
+            steps = logged
+            grid = {t: logged for t in chosen}
+            label = "Environment steps"
+        else:
+            steps = np.linspace(1.0 / num_points, 1.0, num_points)
+            grid = {t: np.round(steps * finals[t]).astype(np.int64) for t in chosen}
+            label = "Fraction of the training budget"
+        excluded: dict[str, str] = {}
+
+        def curve(run: Run) -> np.ndarray:
+            vals = np.array([run.value_at(int(s)) for s in grid[run.task]])
+            # The start of a curve may precede the first finished episode: score it as the
+            # first logged value rather than discard the run.
+            first = np.flatnonzero(~np.isnan(vals))
+            if first.size:
+                vals[: first[0]] = vals[first[0]]
+            return np.array([self._normalise(run.task, v) for v in vals])
+
+        matrices, names, dropped = self._rectangular(by_alg, chosen, curve, excluded)
+        return ScoreSet(
+            matrices, chosen, names, excluded, dropped, dropped_tasks, np.asarray(steps), label
+        )
+
+    # ----------------------------------------------------------------------- coverage
+    def coverage_tasks(self) -> list[str]:
+        """Tasks whose every run has ``coverage.npy`` (gridworlds)."""
+        by_task: dict[str, list[Run]] = defaultdict(list)
+        for run in self.runs:
+            by_task[run.task].append(run)
+        return sorted(t for t, rs in by_task.items() if all(r.has_coverage for r in rs))
+
+    def visit_counts(self, task: str) -> dict[str, np.ndarray]:
+        """``{run name: visit-count grid}`` for one task; shapes must agree."""
+        counts = {
+            r.name: np.load(r.path / "coverage.npy", allow_pickle=False)
+            for r in self.runs
+            if r.task == task and r.has_coverage
+        }
+        shapes = Counter(c.shape for c in counts.values())
+        if len(shapes) > 1:
+            common = shapes.most_common(1)[0][0]
+            odd = sorted(f"{n} {c.shape}" for n, c in counts.items() if c.shape != common)
+            raise ValueError(
+                f"coverage.npy shapes differ on task {task}: expected {common}, got {odd}"
+            )
+        return counts
+
+    def reachable(self, task: str, mask: np.ndarray | None = None) -> np.ndarray:
+        """Reachable cells: ``mask`` if given, else cells ever visited by any run of the task."""
+        if mask is not None:
+            return np.asarray(mask, dtype=bool)
+        counts = list(self.visit_counts(task).values())
+        return np.logical_or.reduce([c > 0 for c in counts])
+
+    def coverage(
+        self,
+        masks: Mapping[str, np.ndarray] | None = None,
+        algorithms: Sequence[str] | None = None,
+    ) -> ScoreSet:
+        """Runs × tasks matrices of coverage: fraction of reachable cells a run visited."""
+        tasks = self.coverage_tasks()
+        if not tasks:
+            raise ValueError(f"no task in {self.path} has coverage.npy for all its runs")
+        fractions: dict[str, float] = {}
+        for task in tasks:
+            counts = self.visit_counts(task)
+            reach = self.reachable(task, (masks or {}).get(task))
+            n_reach = int(reach.sum())
+            for name, c in counts.items():
+                if c.shape != reach.shape:
+                    raise ValueError(
+                        f"coverage mask for {task} has shape {reach.shape}, run {name} {c.shape}"
+                    )
+                fractions[name] = (
+                    float(np.count_nonzero((c > 0) & reach)) / n_reach if n_reach else math.nan
+                )
+        by_alg = self._group(algorithms)
+        by_alg = {a: {t: cells[t] for t in tasks if t in cells} for a, cells in by_alg.items()}
+        chosen, dropped_tasks = self._select_tasks(by_alg, "common")
+        excluded: dict[str, str] = {}
+        matrices, names, dropped = self._rectangular(
+            by_alg, chosen, lambda r: fractions[r.name], excluded
+        )
+        return ScoreSet(matrices, chosen, names, excluded, dropped, dropped_tasks)
+
+    # --------------------------------------------------------------------- provenance
+    def provenance(self) -> dict[str, Any]:
+        """Versions, commits and config hashes of the runs (for the report)."""
+        packages: dict[str, set[str]] = defaultdict(set)
+        commits: Counter[str] = Counter()
+        pythons: set[str] = set()
+        for run in self.runs:
+            v = run.versions
+            if v.get("python"):
+                pythons.add(str(v["python"]))
+            for pkg, ver in (v.get("packages") or {}).items():
+                packages[pkg].add(str(ver))
+            if v.get("git_commit"):
+                commit = str(v["git_commit"]) + (" (dirty)" if v.get("git_dirty") else "")
+                commits[commit] += 1
+        config_hashes: dict[str, set[str]] = defaultdict(set)
+        for run in self.runs:
+            config_hashes[run.algorithm].add(_config_hash(run.config))
+        return {
+            "sweep_spec_sha256": self.spec_hash,
+            "python": sorted(pythons),
+            "packages": {p: sorted(v) for p, v in sorted(packages.items())},
+            "git_commits": dict(commits),
+            "config_hashes": {a: sorted(h) for a, h in sorted(config_hashes.items())},
+        }
+
+
+def _config_hash(config: Mapping[str, Any]) -> str:
+    """Hash of a run config without seed and env: equal for all runs of one algorithm."""
+    body = {k: v for k, v in config.items() if k not in ("seed", "env")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def _check_final_steps(runs: Sequence[Run]) -> dict[str, int]:
+    """Within each task every run must end at the same step; returns task → final step."""
+    by_task: dict[str, list[Run]] = defaultdict(list)
+    for run in runs:
+        by_task[run.task].append(run)
+    finals: dict[str, int] = {}
+    problems = []
+    for task, rs in sorted(by_task.items()):
+        counts = Counter(r.final_step for r in rs)
+        common = counts.most_common(1)[0][0]
+        odd = sorted(f"{r.name} (last step {r.final_step})" for r in rs if r.final_step != common)
+        if odd:
+            problems.append(f"task {task}: most runs end at step {common}, but {odd}")
+        finals[task] = common
+    if problems:
+        raise ValueError(
+            "mismatched steps: " + "; ".join(problems) + " (pass a step to compare at)"
+        )
+    return finals
+
+
+def _ref_bounds(task: str, refs: Mapping[str, Any]) -> tuple[float, float]:
+    low = next((refs[k] for k in ("min", "random", "low") if k in refs), None)
+    high = next((refs[k] for k in ("max", "optimal", "high") if k in refs), None)
+    if low is None or high is None:
+        raise ValueError(
+            f"score_refs for task {task} need min/max (or random/optimal), got {dict(refs)}"
+        )
+    low, high = float(low), float(high)
+    if not high > low:
+        raise ValueError(f"score_refs for task {task}: max {high} must exceed min {low}")
+    return low, high
+
+
+def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = json.dumps(value, sort_keys=True, default=str)
+    return flat
+
+
+def _declared_grid(spec: Mapping[str, Any]) -> set[str] | None:
+    """Fields a sweep spec varies: the keys of ``grid:`` or top-level keys holding lists."""
+    if not spec:
+        return None
+    grid = spec.get("grid")
+    source = grid if isinstance(grid, Mapping) else spec
+    fields = {k for k, v in source.items() if isinstance(v, list) or source is grid}
+    fields -= BOOKKEEPING_FIELDS | {"score", "score_refs", "agent", "bonus"}
+    return fields if grid is not None or fields else None
+
+
+def _assign_algorithms(runs: list[Run], spec: Mapping[str, Any]) -> list[str]:
+    """Label runs ``agent+bonus`` plus every field varied beyond env and seed."""
+    flats = {r.name: _flatten(r.config) for r in runs}
+    declared = _declared_grid(spec)
+    groups: dict[tuple[str, str, str], list[Run]] = defaultdict(list)
+    for r in runs:
+        groups[(str(r.config.get("agent")), str(r.config.get("bonus")), r.task)].append(r)
+    varied: set[str] = set()
+    for members in groups.values():
+        keys = set().union(*(flats[m.name] for m in members))
+        for key in keys:
+            top = key.split(".")[0]
+            if top in BOOKKEEPING_FIELDS or "seed" in key or top in ("agent", "bonus"):
+                continue
+            if declared is not None and top not in declared and key not in declared:
+                continue
+            if len({flats[m.name].get(key) for m in members}) > 1:
+                varied.add(key)
+    fields = sorted(varied)
+    for r in runs:
+        base = f"{r.config.get('agent', '?')}+{r.config.get('bonus', 'none')}"
+        extras = [
+            f"{k}={json.loads(flats[r.name][k]) if k in flats[r.name] else '-'}" for k in fields
+        ]
+        r.algorithm = " ".join([base, *extras])
+    return fields
+
+
+def _read_yaml(path: Path) -> Any:
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def _score_definition(
+    spec: Mapping[str, Any], score: str | None, score_refs: Mapping[str, Any] | None
+) -> tuple[str, str, dict[str, dict[str, float]]]:
+    spec_score = spec.get("score")
+    refs = spec.get("score_refs") or {}
+    if isinstance(spec_score, Mapping):  # score: {metric: .., refs: ..}
+        refs = spec_score.get("refs", refs) or {}
+        spec_score = spec_score.get("metric") or spec_score.get("name")
+    name = score or spec_score or "success_rate"
+    if score_refs is not None:
+        refs = score_refs
+    if not isinstance(refs, Mapping):
+        raise ValueError(f"score_refs must map task to {{min, max}}, got {refs!r}")
+    metric = (
+        "success_rate"
+        if name in SUCCESS_ALIASES
+        else "episode_return"
+        if name in RETURN_ALIASES
+        else str(name)
+    )
+    return str(name), metric, {str(t): dict(r) for t, r in refs.items()}
+
+
+def _read_series(path: Path, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
+    import pandas as pd
+
+    frame = pd.read_parquet(path, columns=["step", "metric", "value"])
+    rows = frame[frame["metric"] == metric]
+    if rows.empty:
+        return None
+    rows = rows.sort_values("step", kind="stable")
+    return rows["step"].to_numpy(np.int64), rows["value"].to_numpy(np.float64)
+
+
+def load(
+    path: str | Path,
+    score: str | None = None,
+    score_refs: Mapping[str, Mapping[str, float]] | None = None,
+    warn: bool = True,
+) -> Sweep:
+    """Read every completed run of a sweep directory.
+
+    Runs that are running, failed, unreadable or lack the score metric are skipped (listed
+    in ``Sweep.skipped``, and named in a warning). ``score`` (default: sweep.yaml
+    ``score:``, else ``success_rate``) is ``success_rate``, ``return`` (normalised with
+    per-task ``score_refs`` ``{task: {min, max}}`` or ``{random, optimal}``) or any logged
+    metric name. Raises ``ValueError`` for a missing/empty directory or no completed run.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise ValueError(f"{root}: no such sweep directory")
+    spec_file = root / "sweep.yaml"
+    spec = (_read_yaml(spec_file) or {}) if spec_file.is_file() else {}
+    if not isinstance(spec, dict):
+        raise ValueError(f"{spec_file}: expected a mapping, got {type(spec).__name__}")
+    name, metric, refs = _score_definition(spec, score, score_refs)
+    for task, r in refs.items():
+        _ref_bounds(task, r)
+
+    run_dirs = sorted(
+        d
+        for d in root.iterdir()
+        if d.is_dir() and ((d / "status.json").exists() or (d / "config.yaml").exists())
+    )
+    if not run_dirs:
+        raise ValueError(f"{root}: no run directories (expected <run>/status.json)")
+    runs: list[Run] = []
+    skipped: dict[str, str] = {}
+    for d in run_dirs:
+        try:
+            status = json.loads((d / "status.json").read_text())
+        except (OSError, ValueError) as err:
+            skipped[d.name] = f"unreadable status.json ({err.__class__.__name__})"
+            continue
+        state = status.get("status")
+        if state != "completed":
+            error = f": {status['error']}" if status.get("error") else ""
+            skipped[d.name] = f"{state}{error}"
+            continue
+        try:
+            config = _read_yaml(d / "config.yaml") or {}
+            series = _read_series(d / "metrics.parquet", metric)
+        except (OSError, ValueError, yaml.YAMLError, ImportError) as err:
+            skipped[d.name] = f"unreadable run files ({err})"
+            continue
+        if "env" not in config:
+            skipped[d.name] = "config.yaml has no env"
+            continue
+        if series is None:
+            skipped[d.name] = f"metric {metric!r} never logged"
+            continue
+        versions: dict[str, Any] = {}
+        if (d / "versions.json").is_file():
+            try:
+                versions = json.loads((d / "versions.json").read_text())
+            except ValueError:
+                versions = {}
+        runs.append(
+            Run(
+                name=d.name,
+                path=d,
+                config=config,
+                task=str(config["env"]),
+                seed=int(config.get("seed", 0)),
+                versions=versions,
+                steps=series[0],
+                values=series[1],
+                has_coverage=(d / "coverage.npy").is_file(),
+            )
+        )
+    if skipped and warn:
+        warnings.warn(
+            f"{root}: skipped {len(skipped)} runs: "
+            + ", ".join(f"{n} ({why})" for n, why in skipped.items()),
+            stacklevel=2,
+        )
+    if not runs:
+        raise ValueError(
+            f"{root}: no completed run with metric {metric!r} "
+            f"(skipped: {', '.join(f'{n} ({w})' for n, w in skipped.items())})"
+        )
+    fields = _assign_algorithms(runs, spec)
+    return Sweep(root, spec, runs, skipped, name, metric, refs, fields)

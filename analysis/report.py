@@ -1,0 +1,464 @@
+"""``report.md`` + self-contained ``report.html`` (figures as base64 PNG) for one sweep.
+
+The report is a list of blocks (headings, paragraphs, tables, figures) rendered twice, so
+Markdown and HTML always say the same thing.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis import estimates, plots, power
+from analysis.load import ScoreSet, Sweep, load
+
+__all__ = ["Report", "ReportOptions", "build_report", "format_interval", "latex_table"]
+
+
+@dataclass
+class ReportOptions:
+    """Everything ``explore report`` can change."""
+
+    step: int | None = None
+    score: str | None = None
+    reps: int = 50_000
+    profile_reps: int = 2_000
+    curve_reps: int = 5_000
+    seed: int = 0
+    engine: str = "fast"
+    common_tasks: bool = False
+    power: bool = False
+    effect: float = 0.1
+    poi_effect: float = 0.75
+    target_power: float = 0.8
+    sims: int = 200
+    power_reps: int = 200
+    success_threshold: float = 0.5
+    latex: bool = False
+    curve_points: int = 25
+    masks: Mapping[str, np.ndarray] | None = None
+
+
+@dataclass
+class Report:
+    """What was written, and the aggregate table (for the terminal)."""
+
+    out: Path
+    headers: list[str]
+    rows: list[list[str]]
+    files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def format_interval(point: float, lo: float, hi: float) -> str:
+    """``x.xx [lo, hi]``."""
+    return f"{point:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def latex_table(headers: Sequence[str], rows: Sequence[Sequence[str]], caption: str) -> str:
+    """A booktabs table; ``x.xx [lo, hi]`` cells become ``x.xx\\,{\\scriptsize[lo, hi]}``."""
+
+    def cell(text: str) -> str:
+        text = text.replace("_", r"\_").replace("%", r"\%").replace("&", r"\&")
+        if " [" in text:
+            point, rest = text.split(" [", 1)
+            return rf"{point}\,{{\scriptsize[{rest}}}"
+        return text
+
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        rf"\caption{{{caption}}}",
+        r"\begin{tabular}{l" + "c" * (len(headers) - 1) + "}",
+        r"\toprule",
+        " & ".join(cell(h) for h in headers) + r" \\",
+        r"\midrule",
+        *(" & ".join(cell(c) for c in row) + r" \\" for row in rows),
+        r"\bottomrule",
+        r"\end{tabular}",
+        r"\end{table}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+class _Doc:
+    """Blocks rendered to Markdown and HTML."""
+
+    def __init__(self) -> None:
+        self.blocks: list[tuple[str, Any]] = []
+
+    def h(self, text: str, level: int = 2) -> None:
+        self.blocks.append(("h", (level, text)))
+
+    def p(self, text: str) -> None:
+        self.blocks.append(("p", text))
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self.blocks.append(("table", (list(headers), [[str(c) for c in r] for r in rows])))
+
+    def figure(self, name: str, png: bytes, caption: str) -> None:
+        self.blocks.append(("fig", (name, png, caption)))
+
+    def markdown(self) -> str:
+        out = []
+        for kind, body in self.blocks:
+            if kind == "h":
+                out.append("#" * body[0] + " " + body[1])
+            elif kind == "p":
+                out.append(body)
+            elif kind == "table":
+                headers, rows = body
+                esc = [[c.replace("|", "\\|") for c in r] for r in [headers, *rows]]
+                out.append("| " + " | ".join(esc[0]) + " |")
+                out.append("|" + "---|" * len(headers))
+                out.extend("| " + " | ".join(r) + " |" for r in esc[1:])
+            else:
+                name, _, caption = body
+                out.append(
+                    f"![{caption}](figures/{name}.png)\n\n*{caption}* ([SVG](figures/{name}.svg))"
+                )
+            out.append("")
+        return "\n".join(out)
+
+    def html(self, title: str) -> str:
+        parts = [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{html.escape(title)}</title>",
+            "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+            "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;"
+            "padding:4px 8px;text-align:left}th{background:#eee}img{max-width:100%}"
+            "figcaption{font-style:italic}</style></head><body>",
+        ]
+        for kind, body in self.blocks:
+            if kind == "h":
+                parts.append(f"<h{body[0]}>{html.escape(body[1])}</h{body[0]}>")
+            elif kind == "p":
+                parts.append(f"<p>{html.escape(body)}</p>")
+            elif kind == "table":
+                headers, rows = body
+                parts.append(
+                    "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers) + "</tr>"
+                )
+                parts.extend(
+                    "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                    for r in rows
+                )
+                parts.append("</table>")
+            else:
+                _, png, caption = body
+                data = base64.b64encode(png).decode("ascii")
+                parts.append(
+                    f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+                    f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+                )
+        parts.append("</body></html>")
+        return "\n".join(parts)
+
+
+def _missing_rows(sweep: Sweep, sets: Sequence[ScoreSet]) -> list[list[str]]:
+    rows = [[name, why] for name, why in sorted(sweep.skipped.items())]
+    seen = set()
+    for s in sets:
+        for name, why in sorted({**s.excluded, **s.dropped}.items()):
+            if name not in seen:
+                seen.add(name)
+                rows.append([name, why])
+        for task in s.dropped_tasks:
+            if f"task {task}" not in seen:
+                seen.add(f"task {task}")
+                rows.append([f"task {task}", "not run by every algorithm (dropped)"])
+    return rows
+
+
+def build_report(
+    path: str | Path, out: str | Path = "report", options: ReportOptions | None = None
+) -> Report:
+    """Load the sweep at ``path`` and write ``report.md``, ``report.html`` and figures to ``out``."""
+    opts = options or ReportOptions()
+    out_dir = Path(out)
+    fig_dir = out_dir / "figures"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sweep = load(path, score=opts.score)
+        tasks = "common" if opts.common_tasks else None
+        final = sweep.scores(step=opts.step, tasks=tasks)
+    notes = [str(w.message) for w in caught]
+    scores = final.matrices
+    estimates.check_scores(scores)
+    doc = _Doc()
+    title = f"Results: {sweep.path.name}"
+    doc.h(title, 1)
+    refs = "normalised with per-task references" if sweep.score_refs else "raw values"
+    at = f"step {opts.step}" if opts.step is not None else "the final logged step"
+    doc.p(
+        f"Sweep {sweep.path}; score: {sweep.score} (metric {sweep.metric}, {refs}) at {at}; "
+        f"{len(final.tasks)} tasks, {len(scores)} algorithms. Intervals are 95% stratified-"
+        f"bootstrap percentile intervals ({opts.reps} replicates, engine {opts.engine}; "
+        "Agarwal et al. 2021)."
+    )
+
+    # Aggregate table.
+    agg = estimates.aggregate_estimates(scores, reps=opts.reps, seed=opts.seed, engine=opts.engine)
+    headers = ["Algorithm", "Runs/task", *agg.labels]
+    rows = [
+        [alg, str(scores[alg].shape[0])]
+        + [
+            format_interval(p, agg.intervals[alg][0, i], agg.intervals[alg][1, i])
+            for i, p in enumerate(agg.points[alg])
+        ]
+        for alg in scores
+    ]
+    doc.h("Aggregate metrics")
+    doc.table(headers, rows)
+    files: list[Path] = []
+    png = plots.save(
+        plots.aggregate_intervals(agg.labels, agg.points, agg.intervals), fig_dir, "aggregates"
+    )
+    doc.figure(
+        "aggregates", png, "Aggregate metrics with 95% intervals (optimality gap: lower is better)"
+    )
+
+    # Probability of improvement.
+    if len(scores) > 1:
+        names, poi, poi_ci = estimates.probability_of_improvement_matrix(
+            scores, reps=opts.reps, seed=opts.seed, engine=opts.engine
+        )
+        doc.h("Probability of improvement P(row > column)")
+        doc.table(
+            ["X \\ Y", *names],
+            [
+                [a]
+                + [
+                    "—" if i == j else format_interval(poi[i, j], poi_ci[0, i, j], poi_ci[1, i, j])
+                    for j in range(len(names))
+                ]
+                for i, a in enumerate(names)
+            ],
+        )
+        doc.figure(
+            "poi",
+            plots.save(plots.poi_matrix(names, poi), fig_dir, "poi"),
+            "Probability of improvement",
+        )
+
+    # Performance profiles.
+    taus, profiles, profile_ci = estimates.performance_profiles(
+        scores, reps=opts.profile_reps, seed=opts.seed, engine=opts.engine
+    )
+    doc.h("Figures")
+    doc.figure(
+        "profiles",
+        plots.save(plots.performance_profiles(taus, profiles, profile_ci), fig_dir, "profiles"),
+        f"Performance profiles with 95% intervals ({opts.profile_reps} replicates)",
+    )
+
+    # Sample-efficiency curves.
+    try:
+        curves = sweep.curves(num_points=opts.curve_points, tasks=tasks)
+        c_points, c_ci = estimates.sample_efficiency(
+            curves.matrices, reps=opts.curve_reps, seed=opts.seed, engine=opts.engine
+        )
+        doc.figure(
+            "sample_efficiency",
+            plots.save(
+                plots.sample_efficiency(curves.steps, c_points, c_ci, xlabel=curves.step_label),
+                fig_dir,
+                "sample_efficiency",
+            ),
+            f"IQM against training steps, 95% intervals ({opts.curve_reps} replicates)",
+        )
+    except ValueError as err:
+        notes.append(f"sample-efficiency curves skipped: {err}")
+        curves = None
+
+    # Per-task table and seed variance.
+    doc.h("Per-task scores (mean ± std across seeds)")
+    doc.table(
+        ["Task", *scores],
+        [
+            [task]
+            + [f"{scores[a][:, t].mean():.2f} ± {scores[a][:, t].std(ddof=1):.2f}" for a in scores]
+            for t, task in enumerate(final.tasks)
+        ],
+    )
+    doc.h("Seed variance")
+    doc.p(
+        "Mean over tasks of the standard deviation across seeds, and standard deviation across "
+        "seeds of the mean score over tasks (Madaan et al. 2024, 'Quantifying Variance in "
+        "Evaluation Benchmarks')."
+    )
+    var_rows = []
+    for alg, m in scores.items():
+        v = power.seed_variance(m)
+        var_rows.append([alg, f"{v['mean_task_std']:.3f}", f"{v['run_mean_std']:.3f}"])
+    doc.table(["Algorithm", "Mean per-task std", "Std of run-mean score"], var_rows)
+
+    # pass@k / pass^k where success is binary.
+    binary = all(np.isin(m, (0.0, 1.0)).all() for m in scores.values())
+    if sweep.metric == "success_rate" or binary:
+        n_min = min(m.shape[0] for m in scores.values())
+        ks = sorted({1, max(1, n_min // 2), n_min})
+        doc.h("Optimistic and pessimistic success bounds")
+        doc.p(
+            f"A run succeeds when its score ≥ {opts.success_threshold}. pass@k: probability that "
+            "at least one of k seeds succeeds (optimistic); pass^k: that all k succeed "
+            "(pessimistic); unbiased estimates averaged over tasks ('On Randomness in Agentic Evals')."
+        )
+        doc.table(
+            ["Algorithm", *[f"pass@{k}" for k in ks], *[f"pass^{k}" for k in ks]],
+            [
+                [alg]
+                + [f"{power.pass_at_k(m, k, opts.success_threshold):.2f}" for k in ks]
+                + [f"{power.pass_hat_k(m, k, opts.success_threshold):.2f}" for k in ks]
+                for alg, m in scores.items()
+            ],
+        )
+
+    # Coverage (gridworlds).
+    cov_set = None
+    if sweep.coverage_tasks():
+        try:
+            cov_set = sweep.coverage(masks=opts.masks, algorithms=list(scores))
+            cov = estimates.aggregate_estimates(
+                cov_set.matrices,
+                names=("Mean", "IQM"),
+                reps=opts.reps,
+                seed=opts.seed,
+                engine="fast",
+            )
+            doc.h("Coverage (fraction of reachable cells visited)")
+            doc.p(
+                "Reachable cells: those visited by any run of the task"
+                + (" or the provided mask." if opts.masks else ".")
+            )
+            doc.table(
+                ["Algorithm", "Mean", "IQM"],
+                [
+                    [alg]
+                    + [
+                        format_interval(
+                            cov.points[alg][i], cov.intervals[alg][0, i], cov.intervals[alg][1, i]
+                        )
+                        for i in range(2)
+                    ]
+                    for alg in cov.points
+                ],
+            )
+            for task in cov_set.tasks:
+                counts = sweep.visit_counts(task)
+                maps = {
+                    alg: np.mean(
+                        [counts[n] for n in cov_set.run_names[alg][:, cov_set.tasks.index(task)]],
+                        axis=0,
+                    )
+                    for alg in cov_set.matrices
+                }
+                name = "coverage_" + "".join(ch if ch.isalnum() else "_" for ch in task)
+                doc.figure(
+                    name,
+                    plots.save(plots.coverage_heatmaps(task, maps), fig_dir, name),
+                    f"Mean state visitation on {task}",
+                )
+        except ValueError as err:
+            notes.append(f"coverage skipped: {err}")
+
+    # Power analysis.
+    if opts.power:
+        doc.h("Seeds needed (power analysis)")
+        doc.p(
+            f"Resampling the runs of each algorithm as a pilot: seeds per task needed to detect an "
+            f"IQM difference of {opts.effect} and a probability of improvement of {opts.poi_effect} "
+            f"with power {opts.target_power} (95% bootstrap interval excludes no effect), and the "
+            "smallest effects this sweep's seeds detect with that power "
+            "('On Randomness in Agentic Evals'; 'Quantifying Variance in Evaluation Benchmarks')."
+        )
+        power_rows = []
+        for alg, m in scores.items():
+            kw = {"sims": opts.sims, "reps": opts.power_reps, "seed": opts.seed}
+            n_iqm = power.seeds_needed(m, opts.effect, "iqm", opts.target_power, **kw)
+            n_poi = power.seeds_needed(m, opts.poi_effect, "poi", opts.target_power, **kw)
+            mde_kw = {
+                "sims": max(50, opts.sims // 2),
+                "reps": max(100, opts.power_reps // 2),
+                "seed": opts.seed,
+            }
+            mde_iqm = power.minimum_detectable_effect(
+                m, metric="iqm", target_power=opts.target_power, **mde_kw
+            )
+            mde_poi = power.minimum_detectable_effect(
+                m, metric="poi", target_power=opts.target_power, **mde_kw
+            )
+            power_rows.append(
+                [
+                    alg,
+                    str(m.shape[0]),
+                    str(n_iqm.seeds) if n_iqm.seeds else "> 100",
+                    str(n_poi.seeds) if n_poi.seeds else "> 100",
+                    f"{mde_iqm:.3f}",
+                    f"{mde_poi:.3f}",
+                ]
+            )
+        doc.table(
+            [
+                "Algorithm (pilot)",
+                "Seeds now",
+                f"Seeds for ΔIQM={opts.effect}",
+                f"Seeds for P(X>Y)={opts.poi_effect}",
+                "Smallest ΔIQM detectable now",
+                "Smallest P(X>Y) detectable now",
+            ],
+            power_rows,
+        )
+    else:
+        doc.p("Seeds-needed table: run `explore report --power` to add the power analysis.")
+
+    # Provenance.
+    prov = sweep.provenance()
+    doc.h("Provenance")
+    doc.table(
+        ["Item", "Value"],
+        [
+            ["sweep.yaml SHA-256", prov["sweep_spec_sha256"] or "(no sweep.yaml)"],
+            ["varied fields", ", ".join(sweep.varied_fields) or "(agent, bonus only)"],
+            ["python", ", ".join(prov["python"]) or "?"],
+            [
+                "git commits (runs)",
+                "; ".join(f"{c} ({n})" for c, n in prov["git_commits"].items()) or "?",
+            ],
+            *[[f"config hash: {a}", ", ".join(h)] for a, h in prov["config_hashes"].items()],
+            *[[f"package {p}", ", ".join(v)] for p, v in prov["packages"].items()],
+        ],
+    )
+    cells = sweep.runs_per_cell()
+    doc.h("Completed runs per cell", 3)
+    doc.table(["Algorithm", *sweep.tasks], [[a, *map(str, cells[a].values())] for a in cells])
+    missing = _missing_rows(sweep, [s for s in (final, curves, cov_set) if s is not None])
+    doc.h("Runs missing or left out", 3)
+    if missing:
+        doc.table(["Run", "Reason"], missing)
+    else:
+        doc.p("None.")
+    if notes:
+        doc.h("Notes", 3)
+        for note in notes:
+            doc.p(note)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.md").write_text(doc.markdown())
+    (out_dir / "report.html").write_text(doc.html(title))
+    files = [out_dir / "report.md", out_dir / "report.html", *sorted(fig_dir.iterdir())]
+    if opts.latex:
+        tex = out_dir / "aggregate.tex"
+        tex.write_text(
+            latex_table(headers, rows, f"Aggregate metrics on {sweep.path.name} (95\\% CIs).")
+        )
+        files.append(tex)
+    return Report(out_dir, headers, rows, files, notes)

@@ -1,0 +1,104 @@
+"""The functional environment contract shared by every environment in the suite.
+
+The shape follows gymnax 1.0 (``gymnax/environments/environment.py``)::
+
+    obs, state = env.reset(key, params)
+    obs, state, reward, terminated, truncated, info = env.step(key, state, action, params)
+
+Subclasses implement :meth:`Environment.reset_env` and :meth:`Environment.step_env`;
+auto-reset lives here, in one place. After an episode ends, ``step`` returns the first
+observation of the next episode and keeps the last one of the finished episode in
+``info["final_observation"]`` so agents can bootstrap values at truncations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from envs.spaces import Box, Discrete
+
+Info = dict[str, Any]
+
+
+@struct.dataclass
+class EnvParams:
+    """Parameters that may vary without recompiling (traced leaves)."""
+
+    max_steps_in_episode: int = 1000
+
+
+class Environment:
+    """Base class: pure, jit- and vmap-able reset/step with auto-reset."""
+
+    @property
+    def default_params(self) -> EnvParams:
+        """Parameters used when ``params`` is omitted."""
+        return EnvParams()
+
+    @property
+    def name(self) -> str:
+        """The registered name of the environment."""
+        return type(self).__name__
+
+    @property
+    def num_actions(self) -> int:
+        """Number of discrete actions."""
+        return self.action_space(self.default_params).n
+
+    def reset(self, key: jax.Array, params: EnvParams | None = None) -> tuple[jax.Array, Any]:
+        """Start an episode; returns ``(obs, state)``."""
+        params = self.default_params if params is None else params
+        return self.reset_env(key, params)
+
+    def step(
+        self,
+        key: jax.Array,
+        state: Any,
+        action: jax.Array,
+        params: EnvParams | None = None,
+    ) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array, Info]:
+        """Advance one step, resetting automatically when the episode ends."""
+        params = self.default_params if params is None else params
+        key_step, key_reset = jax.random.split(key)
+        obs_st, state_st, reward, terminated, truncated, info = self.step_env(
+            key_step, state, action, params
+        )
+        obs_re, state_re = self.reset_env(key_reset, params)
+        done = jnp.logical_or(terminated, truncated)
+        # Select, not cond: under vmap both branches run anyway, and select keeps it branch-free.
+        state = jax.tree.map(lambda re, st: jnp.where(done, re, st), state_re, state_st)
+        obs = jax.tree.map(lambda re, st: jnp.where(done, re, st), obs_re, obs_st)
+        info = dict(info)
+        info["final_observation"] = obs_st
+        return obs, state, reward, terminated, truncated, info
+
+    def reset_env(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, Any]:
+        """Environment-specific reset (no auto-reset logic)."""
+        raise NotImplementedError
+
+    def step_env(
+        self, key: jax.Array, state: Any, action: jax.Array, params: EnvParams
+    ) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array, Info]:
+        """Environment-specific transition; returns terminated and truncated separately."""
+        raise NotImplementedError
+
+    def observation_space(self, params: EnvParams | None = None) -> Box:
+        """Space of observations."""
+        raise NotImplementedError
+
+    def action_space(self, params: EnvParams | None = None) -> Discrete:
+        """Space of actions."""
+        raise NotImplementedError
+
+    def caption(self, event: int) -> str:
+        """Text of an ``info["event"]`` code ("" when the env has no captions)."""
+        return ""
+
+    @property
+    def captions(self) -> tuple[str, ...]:
+        """The whole caption table, indexed by event code."""
+        return ("",)

@@ -1,0 +1,64 @@
+"""Name → environment factory, with helpful errors for unknown names."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+from envs.core import EnvParams, Environment
+
+Factory = Callable[..., tuple[Environment, EnvParams]]
+_REGISTRY: dict[str, Factory] = {}
+
+
+def close_matches(name: str, candidates: list[str], n: int = 5) -> list[str]:
+    """Candidates most similar to ``name`` (case-insensitive), best first."""
+    lowered = {c.lower(): c for c in candidates}
+    found = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.4)
+    # Substring hits help with short prefixes such as "DoorKey".
+    found += [c for c in lowered if name.lower() in c and c not in found]
+    return [lowered[c] for c in found[:n]]
+
+
+def unknown_name_error(kind: str, name: str, candidates: list[str]) -> KeyError:
+    """A KeyError that names the closest matches, shared by every registry in the suite."""
+    matches = close_matches(name, candidates)
+    hint = f" Did you mean: {', '.join(matches)}?" if matches else ""
+    return KeyError(f"Unknown {kind} {name!r}.{hint} Known: {', '.join(sorted(candidates))}")
+
+
+def register(name: str, factory: Factory) -> None:
+    """Register ``factory(**overrides) -> (env, params)`` under ``name``."""
+    if name in _REGISTRY:
+        raise ValueError(f"environment {name!r} is already registered")
+    _REGISTRY[name] = factory
+
+
+def registered() -> list[str]:
+    """All registered environment names, sorted."""
+    _ensure_builtin()
+    return sorted(_REGISTRY)
+
+
+def make(name: str, **overrides: Any) -> tuple[Environment, EnvParams]:
+    """Build an environment and its default params; ``gymnax:<id>`` wraps a gymnax env."""
+    _ensure_builtin()
+    if name.startswith("gymnax:"):
+        from envs.gymnax_adapter import make_gymnax
+
+        return make_gymnax(name.removeprefix("gymnax:"), **overrides)
+    if name not in _REGISTRY:
+        raise unknown_name_error("environment", name, list(_REGISTRY))
+    return _REGISTRY[name](**overrides)
+
+
+_LOADED = False
+
+
+def _ensure_builtin() -> None:
+    # Import lazily so `import envs` stays cheap and registration happens once.
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        import envs.gridworld.tasks  # noqa: F401

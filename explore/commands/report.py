@@ -1,0 +1,80 @@
+"""``explore report <sweep>``: aggregate table, intervals, figures and provenance of a sweep."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``explore report``."""
+    parser = subparsers.add_parser(
+        "report",
+        help="statistical report of a sweep (IQM, intervals, profiles, power analysis)",
+        description=(
+            "Read the completed runs of a sweep directory and write report.md, a self-contained "
+            "report.html and PNG/SVG figures. Intervals: 95%% stratified bootstrap (rliable)."
+        ),
+    )
+    parser.add_argument("sweep", help="sweep directory, e.g. runs/<sweep>")
+    parser.add_argument("--out", default="report", help="output directory (default: report/)")
+    parser.add_argument(
+        "--step", type=int, default=None, help="score at this step (default: final)"
+    )
+    parser.add_argument("--score", default=None, help="success_rate, return, or a metric name")
+    parser.add_argument("--reps", type=int, default=50_000, help="bootstrap replicates")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap random seed")
+    parser.add_argument(
+        "--engine", choices=("fast", "rliable"), default="fast", help="bootstrap implementation"
+    )
+    parser.add_argument(
+        "--common-tasks",
+        action="store_true",
+        help="keep only tasks every algorithm has runs on (partial sweeps)",
+    )
+    parser.add_argument("--power", action="store_true", help="add the seeds-needed power analysis")
+    parser.add_argument("--effect", type=float, default=0.1, help="IQM difference to detect")
+    parser.add_argument(
+        "--poi-effect", type=float, default=0.75, help="probability of improvement to detect"
+    )
+    parser.add_argument("--target-power", type=float, default=0.8, help="power for --power")
+    parser.add_argument(
+        "--success-threshold", type=float, default=0.5, help="score counted as a success (pass@k)"
+    )
+    parser.add_argument("--latex", action="store_true", help="also write aggregate.tex")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the report, print the aggregate table; returns the exit code."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from analysis.report import ReportOptions, build_report
+
+    options = ReportOptions(
+        step=args.step,
+        score=args.score,
+        reps=args.reps,
+        seed=args.seed,
+        engine=args.engine,
+        common_tasks=args.common_tasks,
+        power=args.power,
+        effect=args.effect,
+        poi_effect=args.poi_effect,
+        target_power=args.target_power,
+        success_threshold=args.success_threshold,
+        latex=args.latex,
+    )
+    report = build_report(args.sweep, Path(args.out), options)
+    console = Console(width=200)
+    for note in report.notes:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    table = Table(title=f"{args.sweep}: aggregate metrics (95% CIs)", header_style="bold")
+    for header in report.headers:
+        table.add_column(header)
+    for row in report.rows:
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"wrote {report.out / 'report.md'} and {report.out / 'report.html'}")
+    return 0

@@ -1,0 +1,100 @@
+"""``explore report``: files, content, terminal table and one-line errors."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from conftest import make_sweep, write_run
+
+from analysis.report import ReportOptions, build_report, format_interval, latex_table
+from explore.cli import main
+
+FAST = {"reps": 300, "profile_reps": 200, "curve_reps": 200, "sims": 20, "power_reps": 50}
+
+
+def test_report_files_and_content(tmp_path):
+    sweep = make_sweep(tmp_path / "sweep", coverage=True)
+    write_run(sweep, "A", "rnd", 9, [0.1], status="failed")
+    out = tmp_path / "report"
+    report = build_report(sweep, out, ReportOptions(power=True, latex=True, **FAST))
+    assert any("s9 (failed: boom)" in note for note in report.notes)  # the warning, kept
+    md = (out / "report.md").read_text()
+    html = (out / "report.html").read_text()
+    for name in ("aggregates", "poi", "profiles", "sample_efficiency", "coverage_A"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 1000
+        assert (out / "figures" / f"{name}.svg").exists()
+    # Aggregate table cells read "x.xx [lo, hi]".
+    assert report.headers == ["Algorithm", "Runs/task", "IQM", "Median", "Mean", "Optimality Gap"]
+    assert all(
+        re.fullmatch(r"-?\d\.\d\d \[-?\d\.\d\d, -?\d\.\d\d\]", c)
+        for r in report.rows
+        for c in r[2:]
+    )
+    for section in (
+        "Aggregate metrics",
+        "Probability of improvement",
+        "Seeds needed",
+        "Coverage",
+        "pass@1",
+        "Provenance",
+        "abc123",
+        "Runs missing",
+        "failed: boom",
+        "jax",
+    ):
+        assert section in md, section
+        assert section.replace("&", "&amp;") in html, section
+    # Self-contained: every image is embedded, none is linked.
+    assert html.count("data:image/png;base64,") == 4 + 3  # + one coverage map per task
+    assert 'src="figures' not in html
+    assert "\\begin{tabular}" in (out / "aggregate.tex").read_text()
+
+
+def test_cli_report_prints_table(tmp_path, capsys):
+    sweep = make_sweep(tmp_path / "sweep")
+    rc = main(["report", str(sweep), "--out", str(tmp_path / "r"), "--reps", "200"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "IQM" in printed and "ppo+rnd" in printed
+    assert (tmp_path / "r" / "report.html").exists()
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "single_seed", "tasks"])
+def test_cli_bad_input_is_one_line(tmp_path, capsys, case):
+    path = tmp_path / "sweep"
+    if case == "empty":
+        path.mkdir()
+    elif case == "single_seed":
+        make_sweep(path, seeds=1)
+    elif case == "tasks":
+        make_sweep(path, bonuses=("rnd",), envs=("A", "B"))
+        for seed in range(2):
+            write_run(path, "A", "e3b", seed, np.linspace(0, 1, 5))
+    rc = main(["report", str(path), "--out", str(tmp_path / "r"), "--reps", "50"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert err.startswith("explore report: error:") and "\n" not in err
+    expected = {
+        "missing": "no such sweep directory",
+        "empty": "no run directories",
+        "single_seed": "only 1 run per task",
+        "tasks": "lacks ['B']",
+    }[case]
+    assert expected in err
+
+
+def test_common_tasks_flag(tmp_path, capsys):
+    path = make_sweep(tmp_path / "sweep", bonuses=("rnd",), envs=("A", "B"))
+    for seed in range(3):
+        write_run(path, "A", "e3b", seed, np.linspace(0, 1, 5))
+    rc = main(["report", str(path), "--out", str(tmp_path / "r"), "--reps", "50", "--common-tasks"])
+    assert rc == 0
+    assert "task B" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_formatting_helpers():
+    assert format_interval(0.5, 0.25, 0.75) == "0.50 [0.25, 0.75]"
+    tex = latex_table(["Algorithm", "IQM"], [["ppo+rnd", "0.50 [0.25, 0.75]"]], "cap")
+    assert r"0.50\,{\scriptsize[0.25, 0.75]}" in tex
