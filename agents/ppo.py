@@ -177,6 +177,18 @@ class PPO:
             update=jnp.zeros((), jnp.int32),
         )
 
+    def init_seeds(self, keys: jax.Array) -> RunnerState:
+        """Initial states of several seeds stacked on a leading axis, ready for ``jax.vmap``.
+
+        Each seed is initialised by one jitted single-seed ``init`` and the results stacked:
+        a vmapped init of some bonus networks (RND, ICM) made XLA's CPU runtime deadlock
+        intermittently in the first vmapped update (jax 0.10.2; seen in 5 of 6 tries).
+        """
+        if not hasattr(self, "_init_one"):
+            self._init_one = jax.jit(self.init)
+        states = [self._init_one(k) for k in keys]
+        return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+
     # --- one update ----------------------------------------------------------------------
     def update(self, state: RunnerState) -> tuple[RunnerState, dict[str, jax.Array]]:
         """Collect one rollout and train on it; returns the new state and scalar metrics."""
@@ -227,7 +239,7 @@ class PPO:
         # Values of what each action reached: the next observation, or the final one at an
         # episode end (bootstrapping through truncations).
         _, _, next_v_ext, next_v_int = self._evaluate(state.train.params, hidden0, traj, traj.next_obs)
-        _, _, last_v_ext, last_v_int = self.network.apply(
+        _, _, _, last_v_int = self.network.apply(
             state.train.params, state.hidden, state.obs[None], state.done[None]
         )
 

@@ -5,7 +5,7 @@
 >>> obs, state = env.reset(key, params)
 """
 
-from envs.core import EnvParams, Environment
+from envs.core import Environment, EnvParams
 from envs.registry import make, register, registered
 
 __all__ = ["EnvParams", "Environment", "make", "register", "registered"]

@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Callable
 from typing import Any
 
-from envs.core import EnvParams, Environment
+from envs.core import Environment, EnvParams
 
 Factory = Callable[..., tuple[Environment, EnvParams]]
 _REGISTRY: dict[str, Factory] = {}

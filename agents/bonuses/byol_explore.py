@@ -173,12 +173,17 @@ class BYOLExploreState:
 class BYOLExplore(Bonus):
     """``byol_explore``: multi-step latent prediction error against an EMA target encoder.
 
+    :meth:`init` builds the networks for the given spaces, so call it on this object before
+    :meth:`reward` / :meth:`update` (also when restoring a checkpointed state).
+
     Args:
         horizon: open-loop prediction steps ``K``.
         latent_dim: size of the latent / target embeddings.
         hidden: width of the MLPs and of the GRU.
         learning_rate: Adam step size.
-        target_ema: EMA decay of the target encoder (paper: 0.99).
+        target_ema: EMA decay of the target encoder. 0.995 rather than 0.99: with 0.99 and
+            our small CPU batches the embeddings of different states partly collapsed
+            (mean cosine 0.93) and the bonus of well-known transitions stopped decaying.
         max_grad_norm: global-norm gradient clipping.
         updates_per_batch: gradient steps taken on each batch by :meth:`update`.
         normalize: divide the reward by an EMA of its std (as in the paper).
@@ -317,9 +322,17 @@ class BYOLExplore(Bonus):
 
     # -- the contract --------------------------------------------------------------------
 
+    @staticmethod
+    def _loss_key(state: BYOLExploreState) -> tuple[jax.Array, jax.Array]:
+        """(next state key, key of this step's loss): reward and update draw alike."""
+        key, k_loss = jax.random.split(state.key)
+        return key, k_loss
+
     def prediction_error(self, state: BYOLExploreState, batch: Transitions) -> jax.Array:
         """The unnormalised bonus ``b_t`` ``[T, N]`` (sum of prediction losses of step t)."""
-        _, (raw, _) = self._losses(state.params, state.target_params, batch, state.key)
+        _, (raw, _) = self._losses(
+            state.params, state.target_params, batch, self._loss_key(state)[1]
+        )
         return raw
 
     def _normalise(self, state: BYOLExploreState, raw: jax.Array) -> jax.Array:
@@ -336,7 +349,7 @@ class BYOLExplore(Bonus):
         raw0 = None
         metrics: Metrics = {}
         for _ in range(self.updates_per_batch):
-            key, k_loss = jax.random.split(state.key)
+            key, k_loss = self._loss_key(state)
             (_, (raw, metrics)), grads = grad_fn(state.params, state.target_params, batch, k_loss)
             raw0 = raw if raw0 is None else raw0
             updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)

@@ -68,9 +68,12 @@ class Compose(Bonus):
 
     def _metrics(self, m1: Metrics, m2: Metrics) -> Metrics:
         # Prefixes keep the two parts apart even when both report e.g. "overflow_visits".
+        p1, p2 = self.first.name, self.second.name
+        if p1 == p2:
+            p1, p2 = f"{p1}#1", f"{p2}#2"
         return {
-            **{f"{self.first.name}/{k}": v for k, v in m1.items()},
-            **{f"{self.second.name}/{k}": v for k, v in m2.items()},
+            **{f"{p1}/{k}": v for k, v in m1.items()},
+            **{f"{p2}/{k}": v for k, v in m2.items()},
         }
 
 

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from envs.core import EnvParams, Environment
+from envs.core import Environment, EnvParams
 from envs.gridworld import objects as O
 from envs.gridworld.layout import Layout, Task
 from envs.spaces import Box, Discrete

@@ -11,7 +11,11 @@ from typing import Any
 from envs.gridworld.doorkey import DoorKey
 from envs.gridworld.empty import Empty
 from envs.gridworld.env import GridWorld
+from envs.gridworld.fourrooms import FourRooms
+from envs.gridworld.keycorridor import KeyCorridor
 from envs.gridworld.layout import Task
+from envs.gridworld.multiroom import MultiRoom
+from envs.gridworld.obstructedmaze import ObstructedMaze
 from envs.registry import register
 
 # name -> (task class, kwargs), in the order the registry lists them.
@@ -34,3 +38,16 @@ _add("Empty-16x16", Empty, size=16)
 _add("DoorKey-5x5", DoorKey, size=5)
 _add("DoorKey-8x8", DoorKey, size=8)
 _add("DoorKey-16x16", DoorKey, size=16)
+_add("FourRooms", FourRooms)
+_add("MultiRoom-N2-S4", MultiRoom, num_rooms=2, max_room_size=4)
+_add("MultiRoom-N4-S5", MultiRoom, num_rooms=4, max_room_size=5)
+_add("MultiRoom-N6", MultiRoom, num_rooms=6, max_room_size=10)
+_add("MultiRoom-N7-S8", MultiRoom, num_rooms=7, max_room_size=8)
+_add("MultiRoom-N12-S10", MultiRoom, num_rooms=12, max_room_size=10, size_decay=0.8, parallel_chains=8)
+_add("KeyCorridorS3R1", KeyCorridor, room_size=3, num_rows=1)
+_add("KeyCorridorS3R3", KeyCorridor, room_size=3, num_rows=3)
+_add("KeyCorridorS4R3", KeyCorridor, room_size=4, num_rows=3)
+_add("KeyCorridorS5R3", KeyCorridor, room_size=5, num_rows=3)
+_add("KeyCorridorS6R3", KeyCorridor, room_size=6, num_rows=3)
+_add("ObstructedMaze-1Dl", ObstructedMaze, variant="1Dl")
+_add("ObstructedMaze-2Dlh", ObstructedMaze, variant="2Dlh")

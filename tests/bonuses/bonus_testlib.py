@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
 from agents.bonuses.base import Transitions
@@ -71,3 +72,9 @@ def random_stream(rng, n_batches: int, t: int, n: int, n_states: int, p_done: fl
         done = rng.random((t, n)) < p_done
         batches.append((obs_ids, next_ids, done))
     return batches
+
+
+def init_state(bonus, key, space=GRID, n_envs: int = 1, actions=ACTIONS):
+    """``bonus.init`` under jit: op-by-op (eager) Flax/Optax initialisation is much slower
+    than compiling it once."""
+    return jax.jit(lambda k: bonus.init(k, space, actions, n_envs))(key)

@@ -6,7 +6,14 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
-from bonus_testlib import ACTIONS, GRID, prototypes, random_stream, reference_counts, scripted
+from bonus_testlib import (
+    GRID,
+    init_state,
+    prototypes,
+    random_stream,
+    reference_counts,
+    scripted,
+)
 
 from agents.bonuses import make
 
@@ -18,7 +25,7 @@ def test_compose_counts_exact(mode):
     protos = prototypes(STATES)
     bonus = make(f"{mode}(count(table_size=64),episodic_count(table_size=16))")
     assert bonus.episodic and bonus.name == f"{mode}(count,episodic_count)"
-    state = bonus.init(jax.random.PRNGKey(0), GRID, ACTIONS, N)
+    state = init_state(bonus, jax.random.PRNGKey(0), GRID, N)
     step = jax.jit(bonus.reward_and_update)
     batches = random_stream(np.random.default_rng(5), 3, T, N, STATES, p_done=0.25)
     glob = reference_counts(batches, episodic=False)

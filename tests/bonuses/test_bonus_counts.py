@@ -8,7 +8,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from bonus_testlib import ACTIONS, GRID, prototypes, random_stream, reference_counts, scripted
+from bonus_testlib import (
+    GRID,
+    init_state,
+    prototypes,
+    random_stream,
+    reference_counts,
+    scripted,
+)
 
 from agents.bonuses import make
 from agents.bonuses.counts import obs_keys
@@ -26,7 +33,7 @@ def compiled(spec: str, **cfg):
 
 def _run(spec, cfg, batches, protos=PROTOS):
     bonus, step = compiled(spec, **cfg)
-    state = bonus.init(jax.random.PRNGKey(0), GRID, ACTIONS, N)
+    state = init_state(bonus, jax.random.PRNGKey(0), GRID, N)
     rewards, metrics = [], {}
     for obs_ids, next_ids, done in batches:
         r, state, metrics = step(state, scripted(obs_ids, next_ids, done, protos))
@@ -47,7 +54,7 @@ CONFIGS = [
 def test_counts_exact_on_scripted_stream(spec, cfg):
     if cfg["key"] == "simhash":
         # SimHash counts codes; the prototypes must have distinct codes for the ids to match.
-        state = make(spec, key="simhash").init(jax.random.PRNGKey(0), GRID, ACTIONS, N)
+        state = init_state(make(spec, key="simhash"), jax.random.PRNGKey(0), GRID, N)
         codes = np.asarray(obs_keys(state.hasher, jnp.asarray(PROTOS), lead_dims=1))
         assert len({c.tobytes() for c in codes}) == STATES
     rng = np.random.default_rng(1)
@@ -69,7 +76,7 @@ def test_counts_exact_on_scripted_stream(spec, cfg):
 def test_reward_is_pure_and_matches_update():
     """reward() alone gives the counts update() produces, and leaves the state unchanged."""
     bonus, step = compiled("count", key="exact", table_size=16)
-    state = bonus.init(jax.random.PRNGKey(0), GRID, ACTIONS, N)
+    state = init_state(bonus, jax.random.PRNGKey(0), GRID, N)
     batches = random_stream(np.random.default_rng(2), 2, T, N, STATES, p_done=0.0)
     first = scripted(*batches[0], PROTOS)
     _, state, _ = step(state, first)
@@ -125,6 +132,6 @@ def test_simhash_shares_counts_between_similar_observations():
     batch = scripted([[0], [1]], [[0], [1]], [[False], [False]], np.stack([base, near]))
     for keying, expected in (("simhash", [1.0, 2.0]), ("exact", [1.0, 1.0])):
         bonus = make("count", key=keying, simhash_bits=16)
-        state = bonus.init(jax.random.PRNGKey(3), space, ACTIONS, 1)
+        state = init_state(bonus, jax.random.PRNGKey(3), space, 1)
         n = 1 / np.asarray(jax.jit(bonus.reward)(state, batch))[:, 0] ** 2
         np.testing.assert_allclose(n, expected, rtol=1e-5)

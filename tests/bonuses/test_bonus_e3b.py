@@ -6,7 +6,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from bonus_testlib import ACTIONS, GRID, prototypes, scripted
+from bonus_testlib import GRID, init_state, prototypes, scripted
 
 from agents.bonuses import make
 from agents.bonuses.e3b import elliptical_scan
@@ -62,7 +62,7 @@ def test_module_bonus_equals_dense_and_resets():
     protos = prototypes(6)
     bonus = make("e3b", hidden=32, embed_dim=8, lr=0.0)  # lr 0: φ fixed across updates
     n_envs = 2
-    state = bonus.init(jax.random.PRNGKey(0), GRID, ACTIONS, n_envs)
+    state = init_state(bonus, jax.random.PRNGKey(0), GRID, n_envs)
     step = jax.jit(bonus.reward_and_update)
     rng = np.random.default_rng(1)
     obs_ids = rng.integers(0, 6, (2, 5, n_envs))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax
 import numpy as np
-from bonus_testlib import ACTIONS, GRID, prototypes, reference_counts, scripted
+from bonus_testlib import GRID, init_state, prototypes, reference_counts, scripted
 
 from agents.bonuses import make
 
@@ -13,7 +13,7 @@ def test_noveld_zero_on_repeated_visit_within_episode():
     protos = prototypes(4)
     bonus = make("noveld", hidden=16, out_dim=8, alpha=0.0)  # α = 0: first visits are > 0
     n_envs = 2
-    state = bonus.init(jax.random.PRNGKey(0), GRID, ACTIONS, n_envs)
+    state = init_state(bonus, jax.random.PRNGKey(0), GRID, n_envs)
     obs_ids = np.array([[0, 0], [1, 2], [2, 1], [1, 3], [3, 2], [2, 2]])
     next_ids = np.array([[1, 2], [2, 1], [1, 3], [3, 2], [2, 2], [0, 1]])
     done = np.zeros((6, n_envs), bool)
@@ -34,7 +34,7 @@ def test_noveld_is_novelty_difference_on_first_visits():
     """b = max(n(s') − α n(s), 0) on first visits, with n the RND novelty of the same state."""
     protos = prototypes(3)
     bonus = make("noveld", hidden=16, out_dim=8, alpha=0.5)
-    state = bonus.init(jax.random.PRNGKey(1), GRID, ACTIONS, 1)
+    state = init_state(bonus, jax.random.PRNGKey(1), GRID, 1)
     batch = scripted([[0], [1]], [[1], [2]], [[False], [False]], protos)
     novelty = jax.jit(bonus.rnd.novelty)
     r = np.asarray(jax.jit(bonus.reward)(state, batch))[:, 0]

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from bonus_testlib import ACTIONS
+from bonus_testlib import ACTIONS, init_state
 
 from agents.bonuses import make
 from agents.bonuses.base import Transitions
@@ -90,7 +90,7 @@ def test_rdd_online_bonus_falls_with_visits():
     never; b(0) falls as its count grows and ends below the rarer states'."""
     space = Box(0.0, 1.0, (3,), jnp.float32)
     bonus = make("rdd", hidden=32, out_dim=64, lr=1e-3, update_proportion=1.0, sigma=1.0)
-    state = bonus.init(jax.random.PRNGKey(0), space, ACTIONS, 4)
+    state = init_state(bonus, jax.random.PRNGKey(0), space, 4)
     ids = np.zeros((8, 4), int)
     ids[3, 2] = 1
     eye = np.eye(3, dtype=np.float32)

@@ -1,0 +1,224 @@
+"""``explore.train``: run one config for several seeds, vmapped in one compiled program.
+
+The jitted unit is a *chunk* of ``log_every`` PPO updates for all seeds at once; between
+chunks this thin Python loop logs metrics, writes checkpoints, draws the progress bar and
+stops cleanly on Ctrl-C (after saving a checkpoint). A run that finds its checkpoint resumes
+from it and ends bit-identical to an uninterrupted run (same chunking, same compiled code).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from explore.config import RunConfig
+from explore.runs import RunDir
+
+# Per-update sums that become per-episode means in the logs.
+_EPISODE_SUMS = ("finished", "return_sum", "length_sum", "success_sum", "extrinsic_reward_sum")
+
+
+def build(cfg: RunConfig):
+    """(env, env_params, bonus, PPO) for a config; raises ValueError/KeyError on bad names.
+
+    The PPO trains with the PPO config; ``train`` wraps it in the run store.
+    """
+    import agents.bonuses
+    import envs
+    from agents.ppo import PPO, PPOConfig
+
+    if cfg.agent != "ppo":
+        raise ValueError(f"agent {cfg.agent!r} does not run through explore.train's JAX loop; use agents.sb3")
+    env, env_params = envs.make(cfg.env, **cfg.env_kwargs)
+    bonus_kwargs = dict(cfg.bonus_kwargs)
+    if cfg.bonus.startswith("oni") or "oni(" in cfg.bonus:
+        bonus_kwargs.setdefault("captions", env.captions)
+        task = getattr(getattr(env, "task", None), "description", "") or cfg.env
+        bonus_kwargs.setdefault("task", task)
+    bonus = agents.bonuses.make(cfg.bonus, **bonus_kwargs)
+    ppo_cfg = PPOConfig(total_steps=cfg.total_steps, **cfg.ppo.model_dump())
+    return env, env_params, bonus, PPO(env, env_params, bonus, ppo_cfg)
+
+
+def summarise(metrics: dict[str, np.ndarray]) -> dict[str, float]:
+    """Per-update metrics of one seed over a chunk → the logged values."""
+    sums = {k: float(np.sum(metrics[k])) for k in _EPISODE_SUMS if k in metrics}
+    finished = sums.get("finished", 0.0)
+    out = {
+        "episodes": finished,
+        "episode_return": sums["return_sum"] / finished if finished else math.nan,
+        "episode_length": sums["length_sum"] / finished if finished else math.nan,
+        "success_rate": sums["success_sum"] / finished if finished else math.nan,
+    }
+    for key, values in metrics.items():
+        if key not in _EPISODE_SUMS:
+            out[key] = float(np.mean(values))
+    return out
+
+
+def _stack(states: list[Any]) -> Any:
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+
+
+def _index(tree: Any, i: int) -> Any:
+    return jax.tree.map(lambda x: x[i], tree)
+
+
+class Logger:
+    """Optional TensorBoard / W&B mirrors of the metrics (Parquet is always written)."""
+
+    def __init__(self, cfg: RunConfig, run: RunDir) -> None:
+        self.writers: list[Callable[[int, dict[str, float]], None]] = []
+        if cfg.tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as err:
+                raise ValueError("tensorboard=true needs the `tensorboard` package: pip install tensorboard") from err
+            writer = SummaryWriter(log_dir=str(run.path / "tensorboard"))
+            self.writers.append(lambda step, m: [writer.add_scalar(k, v, step) for k, v in m.items()])
+            self._close = writer.close
+        if cfg.wandb:
+            try:
+                import wandb
+            except ImportError as err:
+                raise ValueError("wandb=true needs the `wandb` package: pip install wandb") from err
+            import os
+
+            os.environ.setdefault("WANDB_MODE", "offline")
+            wb_run = wandb.init(project="explore", name=run.path.name, dir=str(run.path),
+                                config=cfg.model_dump(mode="json"), reinit=True)
+            self.writers.append(lambda step, m: wb_run.log(m, step=step))
+
+    def log(self, step: int, metrics: dict[str, float]) -> None:
+        finite = {k: v for k, v in metrics.items() if not math.isnan(v)}
+        for write in self.writers:
+            write(step, finite)
+
+
+def train(
+    cfg: RunConfig,
+    seeds: list[int],
+    out: str | Path,
+    progress: bool = True,
+    max_chunks: int | None = None,
+    on_chunk: Callable[[int, dict[str, float]], None] | None = None,
+) -> list[RunDir]:
+    """Train ``cfg`` for every seed under ``out``; returns the run directories.
+
+    Completed runs are skipped; interrupted ones resume from their checkpoints.
+    ``max_chunks`` stops early leaving runs resumable (as a kill would; used by tests).
+    """
+    configs = [cfg.model_copy(update={"seed": s}) for s in seeds]
+    runs = [RunDir.for_config(out, c) for c in configs]
+    todo = [(c, r) for c, r in zip(configs, runs, strict=True) if not r.is_complete()]
+    if not todo:
+        return runs
+    _, _, bonus, ppo = build(cfg)
+    chunk = min(cfg.log_every, ppo.cfg.num_updates)
+    like = jax.tree.map(lambda x: x[0], ppo.init_seeds([jax.random.PRNGKey(0)]))
+
+    # Seeds resumed from different points cannot share one vmapped program: group them.
+    groups: dict[int, list[tuple[RunConfig, RunDir, Any]]] = {}
+    for c, r in todo:
+        r.path.mkdir(parents=True, exist_ok=True)
+        loaded = r.load_checkpoint(like)
+        updates = loaded[2] if loaded else 0
+        groups.setdefault(updates, []).append((c, r, loaded[0] if loaded else None))
+    for start_update, members in sorted(groups.items()):
+        _train_group(ppo, bonus, members, start_update, chunk, progress, max_chunks, on_chunk)
+    return runs
+
+
+def _train_group(ppo, bonus, members, start_update: int, chunk: int, progress: bool,
+                 max_chunks: int | None, on_chunk) -> None:
+    cfg0 = members[0][0]
+    runs = [r for _, r, _ in members]
+    loggers: list[Logger] = []
+    for c, r, _ in members:
+        r.start(c)
+        loggers.append(Logger(c, r))
+    if all(state is not None for _, _, state in members):
+        state = _stack([s for _, _, s in members])
+    else:
+        state = ppo.init_seeds([jax.random.PRNGKey(c.seed) for c, _, _ in members])
+    rows = [r.read_metrics() for r in runs]
+    num_updates = ppo.cfg.num_updates
+    batch = ppo.cfg.batch_size
+    run_chunk = {}  # chunk length -> compiled function (the last chunk may be shorter)
+
+    def compiled(n: int):
+        if n not in run_chunk:
+            run_chunk[n] = jax.jit(jax.vmap(lambda s: ppo.run(s, n)))
+        return run_chunk[n]
+
+    has_sync = hasattr(bonus, "sync")
+    update = start_update
+    chunks_done = 0
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(),
+               TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"), TimeRemainingColumn(),
+               TextColumn("{task.fields[stats]}")]
+    label = f"{cfg0.env} {cfg0.bonus} ×{len(members)} seeds"
+    try:
+        with Progress(*columns, disable=not progress, transient=False) as bar:
+            task = bar.add_task(label, total=num_updates * batch, completed=update * batch, stats="compiling…")
+            while update < num_updates and (max_chunks is None or chunks_done < max_chunks):
+                n = min(chunk, num_updates - update)
+                started = time.perf_counter()
+                state, metrics = compiled(n)(state)
+                metrics = jax.device_get(metrics)
+                elapsed = time.perf_counter() - started
+                if has_sync:
+                    state = state.replace(bonus_state=bonus.sync(state.bonus_state))
+                update += n
+                chunks_done += 1
+                steps = update * batch
+                summaries = []
+                for i in range(len(runs)):
+                    summary = summarise({k: v[i] for k, v in metrics.items()})
+                    summary["steps_per_second"] = n * batch / elapsed
+                    summaries.append(summary)
+                    rows[i].extend({"step": steps, "metric": k, "value": v} for k, v in summary.items())
+                    loggers[i].log(steps, summary)
+                coverage = np.asarray(state.coverage)
+                if chunks_done % cfg0.checkpoint_every == 0 or update >= num_updates:
+                    for i, r in enumerate(runs):
+                        r.save_checkpoint(_index(state, i), steps, update)
+                        r.write_metrics(rows[i])
+                        if coverage.shape[-2:] != (1, 1):
+                            r.write_coverage(coverage[i])
+                        r.set_status("running", steps=steps)
+                mean = {k: float(np.nanmean([s[k] for s in summaries])) if not all(
+                    math.isnan(s[k]) for s in summaries) else math.nan for k in summaries[0]}
+                stats = (f"{n * batch * len(runs) / elapsed:,.0f} steps/s  return {mean['episode_return']:.3f}"
+                         f"  success {mean['success_rate']:.2f}")
+                if "intrinsic_reward_mean" in mean:
+                    stats += f"  r_int {mean['intrinsic_reward_mean']:.3g}±{mean.get('intrinsic_reward_std', 0):.2g}"
+                bar.update(task, completed=steps, stats=stats)
+                if on_chunk is not None:
+                    on_chunk(steps, mean)
+    except KeyboardInterrupt:
+        # The last chunk's checkpoint is on disk (checkpoint_every=1) or gets written now.
+        steps = update * batch
+        for i, r in enumerate(runs):
+            r.save_checkpoint(_index(state, i), steps, update)
+            r.write_metrics(rows[i])
+            r.set_status("running", steps=steps, interrupted=True)
+        raise
+    except Exception as err:
+        for r in runs:
+            r.fail(err, steps=update * batch)
+        raise
+    if update >= num_updates:
+        for r in runs:
+            r.set_status("completed", steps=update * batch)
+    if hasattr(bonus, "close"):
+        bonus.close()

@@ -1,0 +1,107 @@
+"""PPO: learning, GAE with truncation, vmapped seeds, GRU."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from agents.ppo import PPO, PPOConfig
+
+
+def test_gae_bootstraps_through_truncation_not_termination():
+    rewards = jnp.array([[0.0], [1.0], [0.0]])
+    values = jnp.array([[0.5], [0.5], [0.5]])
+    next_values = jnp.array([[0.5], [2.0], [0.5]])  # step 1 ends the episode; V(final obs) = 2
+    cut = jnp.array([[False], [True], [False]])
+    gamma, lam = 0.9, 1.0
+    truncated_adv, _ = PPO._gae(rewards, values, next_values, jnp.zeros_like(cut), cut, gamma, lam)
+    terminated_adv, _ = PPO._gae(rewards, values, next_values, cut, cut, gamma, lam)
+    # Truncated: target of step 1 is r + γ·V(final observation).
+    assert np.isclose(truncated_adv[1, 0], 1.0 + 0.9 * 2.0 - 0.5)
+    # Terminated: no bootstrap.
+    assert np.isclose(terminated_adv[1, 0], 1.0 - 0.5)
+    # The λ-trace is cut at the episode end in both cases: step 0 sees only its own delta + step 1.
+    assert np.isclose(truncated_adv[0, 0], (0.9 * 0.5 - 0.5) + 0.9 * truncated_adv[1, 0])
+    assert np.isclose(truncated_adv[2, 0], 0.9 * 0.5 - 0.5)
+
+
+def test_rollout_bootstrap_uses_final_observation():
+    """On a tiny time limit every episode truncates; next_obs must be the final observation."""
+    env, params = envs.make("Empty-5x5", max_steps=3)
+    cfg = PPOConfig(num_envs=2, num_steps=6, total_steps=12, hidden=8, num_minibatches=1, update_epochs=1)
+    ppo = PPO(env, params, None, cfg)
+    state = ppo.init(jax.random.PRNGKey(0))
+    captured = {}
+
+    original = ppo._gae
+
+    def spy(rewards, values, next_values, terminated, cut, gamma, lam):
+        captured["next_values"], captured["cut"] = next_values, cut
+        return original(rewards, values, next_values, terminated, cut, gamma, lam)
+
+    ppo._gae = spy
+    ppo.update(state)
+    cut = np.asarray(captured["cut"])
+    assert cut.sum() >= 2  # episodes of 3 steps end inside a 6-step rollout
+    assert np.all(np.isfinite(np.asarray(captured["next_values"])))
+
+
+@pytest.fixture(scope="module")
+def empty_run():
+    env, params = envs.make("Empty-5x5")
+    cfg = PPOConfig(num_envs=8, num_steps=32, total_steps=8 * 32 * 60, hidden=32, lr=1e-3)
+    ppo = PPO(env, params, None, cfg)
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    final, metrics = jax.jit(jax.vmap(lambda s: ppo.run(s, cfg.num_updates)))(ppo.init_seeds(keys))
+    return ppo, final, jax.device_get(metrics)
+
+
+def test_ppo_learns_empty_gridworld(empty_run):
+    _, _, metrics = empty_run
+    finished = metrics["finished"][:, -10:].sum(1)
+    success = metrics["success_sum"][:, -10:].sum(1) / np.maximum(finished, 1)
+    returns = metrics["return_sum"][:, -10:].sum(1) / np.maximum(finished, 1)
+    first = metrics["success_sum"][:, :5].sum(1) / np.maximum(metrics["finished"][:, :5].sum(1), 1)
+    assert np.all(success > 0.95), success
+    assert np.all(returns > 0.8), returns
+    assert np.all(first < success)
+
+
+def test_vmapped_seeds_differ_and_match_single_seed(empty_run):
+    ppo, final, _ = empty_run
+    p0 = jax.tree.leaves(final.train.params)[0]
+    assert not np.allclose(p0[0], p0[1])  # two seeds, two different runs
+    single, _ = jax.jit(ppo.run, static_argnums=1)(jax.jit(ppo.init)(jax.random.split(jax.random.PRNGKey(0), 2)[1]), 3)
+    batched, _ = jax.jit(jax.vmap(lambda s: ppo.run(s, 3)))(
+        ppo.init_seeds(jax.random.split(jax.random.PRNGKey(0), 2)))
+    a = jax.tree.leaves(single.train.params)[0]
+    b = jax.tree.leaves(batched.train.params)[0][1]
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_gru_and_intrinsic_paths_run():
+    import agents.bonuses
+
+    env, params = envs.make("Empty-5x5")
+    cfg = PPOConfig(num_envs=4, num_steps=8, total_steps=64, hidden=16, gru=8, num_minibatches=2, update_epochs=1)
+    ppo = PPO(env, params, agents.bonuses.make("count"), cfg)
+    state, metrics = jax.jit(ppo.train)(jax.random.PRNGKey(1))
+    assert np.isfinite(np.asarray(metrics["loss/total"])).all()
+    assert float(metrics["intrinsic_reward_mean"][0]) > 0
+    assert int(state.coverage.sum()) == cfg.num_updates * cfg.batch_size
+
+
+def test_ppo_on_gymnax_cartpole():
+    env, params = envs.make("gymnax:CartPole-v1")
+    cfg = PPOConfig(num_envs=4, num_steps=16, total_steps=128, hidden=16)
+    _, metrics = jax.jit(PPO(env, params, None, cfg).train)(jax.random.PRNGKey(0))
+    assert metrics["extrinsic_reward_sum"].sum() > 0
+
+
+def test_bad_minibatch_split_is_rejected():
+    env, params = envs.make("Empty-5x5")
+    with pytest.raises(ValueError, match="num_minibatches"):
+        PPO(env, params, None, PPOConfig(num_envs=3, num_steps=5, num_minibatches=4))

@@ -1,0 +1,106 @@
+"""explore train: run store, resume, failures, config validation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from explore.cli import main
+from explore.config import build_config, load_config, parse_seeds
+from explore.train import train
+
+TINY = ["env=Empty-5x5", "total_steps=512", "log_every=2", "ppo.num_envs=4", "ppo.num_steps=16",
+        "ppo.hidden=8", "ppo.update_epochs=1", "ppo.num_minibatches=1"]
+
+
+def tiny(*extra: str):
+    return load_config(None, [*TINY, *extra])
+
+
+def test_run_store_files(tmp_path):
+    runs = train(tiny("bonus=count"), [0, 1], tmp_path, progress=False)
+    assert len(runs) == 2
+    for run in runs:
+        assert run.is_complete()
+        config = yaml.safe_load((run.path / "config.yaml").read_text())
+        assert config["env"] == "Empty-5x5" and config["bonus"] == "count"
+        versions = json.loads((run.path / "versions.json").read_text())
+        assert "jax" in versions["packages"]
+        metrics = pd.read_parquet(run.path / "metrics.parquet")
+        assert list(metrics.columns) == ["step", "metric", "value"]
+        assert {"episode_return", "success_rate", "intrinsic_reward_mean", "steps_per_second"} <= set(metrics.metric)
+        assert metrics.step.max() == 512
+        coverage = np.load(run.path / "coverage.npy", allow_pickle=False)
+        assert coverage.shape == (5, 5) and coverage.sum() == 512
+        assert not list(run.path.glob("**/*.tmp"))
+    # Re-running skips completed runs.
+    before = (runs[0].path / "metrics.parquet").stat().st_mtime_ns
+    train(tiny("bonus=count"), [0, 1], tmp_path, progress=False)
+    assert (runs[0].path / "metrics.parquet").stat().st_mtime_ns == before
+
+
+def test_resume_is_bit_identical(tmp_path):
+    cfg = tiny("bonus=rnd")
+    full = train(cfg, [3], tmp_path / "full", progress=False)[0]
+    part = train(cfg, [3], tmp_path / "part", progress=False, max_chunks=1)[0]
+    assert part.status()["status"] == "running"
+    assert part.checkpoint_steps() == 2 * 64
+    train(cfg, [3], tmp_path / "part", progress=False)
+    assert part.is_complete()
+    a = np.load(next((full.path / "checkpoint").glob("state-*.npz")))
+    b = np.load(next((part.path / "checkpoint").glob("state-*.npz")))
+    assert a.files == b.files
+    for name in a.files:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    ma = pd.read_parquet(full.path / "metrics.parquet").drop(columns="value").sort_values(["step", "metric"])
+    mb = pd.read_parquet(part.path / "metrics.parquet").drop(columns="value").sort_values(["step", "metric"])
+    assert ma.reset_index(drop=True).equals(mb.reset_index(drop=True))
+    va = pd.read_parquet(full.path / "metrics.parquet").query("metric == 'episode_return'").value.to_numpy()
+    vb = pd.read_parquet(part.path / "metrics.parquet").query("metric == 'episode_return'").value.to_numpy()
+    np.testing.assert_array_equal(va, vb)
+
+
+def test_failing_run_leaves_failed_status(tmp_path):
+    def explode(step, metrics):
+        raise RuntimeError(f"boom at step {step}")
+
+    with pytest.raises(RuntimeError):
+        train(tiny(), [0], tmp_path, progress=False, on_chunk=explode)
+    run = next(tmp_path.iterdir())
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "failed" and "boom" in status["error"]
+    assert not list(run.glob("**/*.tmp")) and not list(run.glob("**/.*"))
+    # Whatever was written is complete and readable.
+    pd.read_parquet(run / "metrics.parquet")
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(ValueError, match=r"unknown field 'lrr'.*lr"):
+        load_config(None, ["lrr=1"])
+    with pytest.raises(ValueError, match=r"ppo.num_envs"):
+        load_config(None, ["ppo.num_envs=0"])
+    with pytest.raises(ValueError, match=r"ppo.network"):
+        load_config(None, ["ppo.network=transformer"])
+    with pytest.raises(ValueError, match=r"total_steps"):
+        build_config({"total_steps": "many"})
+    with pytest.raises(ValueError, match=r"seeds"):
+        parse_seeds("3-1")
+    assert parse_seeds("0-2") == [0, 1, 2] and parse_seeds("1,5") == [1, 5]
+    assert load_config(None, ["total_steps=5e6", "lr=3e-4", "env.contexts=1"]).total_steps == 5_000_000
+
+
+def test_cli_reports_bad_names(capsys):
+    assert main(["train", "env=DoorKy-8x8"]) == 2
+    assert "DoorKey-8x8" in capsys.readouterr().err
+    assert main(["train", "bonus=rdn"]) == 2
+    assert "rnd" in capsys.readouterr().err
+
+
+def test_config_hash_ignores_seed():
+    a, b = tiny("seed=1"), tiny("seed=2")
+    assert a.config_hash() == b.config_hash()
+    assert a.config_hash() != tiny("ppo.lr=0.1").config_hash()
