@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from envs.gridworld import objects as O
-from envs.gridworld.layout import Layout, Task, place, region_mask, room, sample_cell
+from envs.gridworld.layout import Layout, Task, place, region_mask, room, sample_cell_from_bits
 
 
 class DoorKey(Task):
@@ -23,22 +23,23 @@ class DoorKey(Task):
 
     def generate(self, key: jax.Array) -> Layout:
         h, w = self.height, self.width
-        k_split, k_door, k_key, k_agent, k_dir = jax.random.split(key, 5)
+        # All five draws from one threefry call (the reset runs at every vmapped step).
+        bits = jax.random.bits(key, (5,), jnp.uint32)
         # Same ranges as MiniGrid: wall column in [2, w-3], door row in [1, h-3].
-        split = jax.random.randint(k_split, (), 2, w - 2)
-        door_row = jax.random.randint(k_door, (), 1, h - 2)
+        split = (2 + bits[0] % (w - 4)).astype(jnp.int32)
+        door_row = (1 + bits[1] % (h - 3)).astype(jnp.int32)
         grid = room(h, w)
         grid = jnp.where(jnp.arange(w)[None, :] == split, jnp.uint8(O.WALL), grid)
         grid = place(grid, jnp.stack([door_row, split]), O.door(O.COLOUR["yellow"], O.DOOR_LOCKED))
         grid = grid.at[h - 2, w - 2].set(O.GOAL)
         left = region_mask(h, w, 1, 1, h - 1, split)
-        key_pos = sample_cell(k_key, left)
+        key_pos = sample_cell_from_bits(bits[2], left)
         grid = place(grid, key_pos, O.key(O.COLOUR["yellow"]))
         free = left & (grid == O.EMPTY)
-        agent_pos = sample_cell(k_agent, free)
+        agent_pos = sample_cell_from_bits(bits[3], free)
         return Layout(
             grid=grid,
             agent_pos=agent_pos,
-            agent_dir=jax.random.randint(k_dir, (), 0, 4),
+            agent_dir=(bits[4] % 4).astype(jnp.int32),
             target=jnp.zeros((), jnp.uint8),
         )
