@@ -47,6 +47,12 @@ def room(height: int, width: int) -> jax.Array:
     return grid.at[:, 0].set(O.WALL).at[:, -1].set(O.WALL)
 
 
+def _cell_at_rank(rank: jax.Array, flat: jax.Array, width: int) -> jax.Array:
+    """(row, col) of the ``rank``-th True cell of a flat mask (a prefix sum, no sort)."""
+    index = jnp.argmax(jnp.cumsum(flat, dtype=jnp.int32) > rank)
+    return jnp.stack([index // width, index % width]).astype(jnp.int32)
+
+
 def sample_cell(key: jax.Array, mask: jax.Array) -> jax.Array:
     """A uniform cell among ``mask`` (bool ``[H, W]``); returns (row, col).
 
@@ -56,8 +62,7 @@ def sample_cell(key: jax.Array, mask: jax.Array) -> jax.Array:
     flat = mask.reshape(-1)
     count = jnp.sum(flat, dtype=jnp.int32)
     rank = jax.random.randint(key, (), 0, jnp.maximum(count, 1))
-    index = jnp.argmax(jnp.cumsum(flat, dtype=jnp.int32) > rank)
-    return jnp.stack([index // mask.shape[1], index % mask.shape[1]]).astype(jnp.int32)
+    return _cell_at_rank(rank, flat, mask.shape[1])
 
 
 def sample_cell_from_bits(bits: jax.Array, mask: jax.Array) -> jax.Array:
@@ -68,9 +73,7 @@ def sample_cell_from_bits(bits: jax.Array, mask: jax.Array) -> jax.Array:
     """
     flat = mask.reshape(-1)
     count = jnp.maximum(jnp.sum(flat, dtype=jnp.uint32), 1)
-    rank = (bits % count).astype(jnp.int32)
-    index = jnp.argmax(jnp.cumsum(flat, dtype=jnp.int32) > rank)
-    return jnp.stack([index // mask.shape[1], index % mask.shape[1]]).astype(jnp.int32)
+    return _cell_at_rank((bits % count).astype(jnp.int32), flat, mask.shape[1])
 
 
 def region_mask(height: int, width: int, top: int | jax.Array, left: int | jax.Array,
