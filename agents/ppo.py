@@ -261,6 +261,9 @@ class PPO:
                 moments = state.int_moments.update(discounted)
                 r_int = r_int / jnp.sqrt(moments.var + 1e-8)
                 state = state.replace(int_filter=int_filter, int_moments=moments)
+            # What the agent actually optimises, after normalisation: the scale that decides
+            # whether novelty drowns out the task reward.
+            metrics["intrinsic_reward_normalized_mean"] = r_int.mean()
             state = state.replace(bonus_state=bonus_state)
         else:
             r_int = jnp.zeros_like(traj.reward)
@@ -281,6 +284,8 @@ class PPO:
                 r_int, traj.v_int, next_int, int_term, int_cut, cfg.gamma_int, cfg.gae_lambda
             )
             advantages = cfg.ext_coef * adv_ext + cfg.int_coef * adv_int
+            metrics["advantage_ext_std"] = adv_ext.std()
+            metrics["advantage_int_std"] = adv_int.std()
         else:
             target_int = jnp.zeros_like(target_ext)
             advantages = adv_ext

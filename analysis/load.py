@@ -484,6 +484,15 @@ def _declared_grid(spec: Mapping[str, Any]) -> set[str] | None:
     source = grid if isinstance(grid, Mapping) else spec
     fields = {k for k, v in source.items() if isinstance(v, list) or source is grid}
     fields -= BOOKKEEPING_FIELDS | {"score", "score_refs", "agent", "bonus"}
+    # Sweep keys use the `explore train` spelling: env.X / bonus.X are config.yaml's
+    # env_kwargs.X / bonus_kwargs.X, and a bare PPO field (lr) is ppo.lr.
+    aliases = {"env.": "env_kwargs.", "bonus.": "bonus_kwargs."}
+    for key in list(fields):
+        head = next((h for h in aliases if key.startswith(h)), None)
+        if head:
+            fields.add(aliases[head] + key[len(head) :])
+        elif "." not in key:
+            fields.add(f"ppo.{key}")
     return fields if grid is not None or fields else None
 
 

@@ -33,7 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen sub-command; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # Options may come after ``key=value`` overrides (``explore train a=1 --no-progress b=2``):
+    # argparse stops filling a positional list at the first option, so leftovers that are
+    # overrides are appended to it here.
+    args, leftover = parser.parse_known_args(argv)
+    if leftover:
+        if hasattr(args, "overrides") and all("=" in x and not x.startswith("-") for x in leftover):
+            args.overrides = [*(args.overrides or []), *leftover]
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(leftover)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

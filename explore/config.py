@@ -65,6 +65,8 @@ class RunConfig(BaseModel):
     ppo: PPOSettings = Field(default_factory=PPOSettings)
     tensorboard: bool = Field(False, description="also write TensorBoard event files")
     wandb: bool = Field(False, description="also log to Weights & Biases (offline unless WANDB_MODE)")
+    vec_env: Literal["dummy", "subproc"] = Field(
+        "dummy", description="sb3 agents: DummyVecEnv (one process) or SubprocVecEnv (one per env)")
 
     @field_validator("total_steps", mode="before")
     @classmethod
@@ -85,7 +87,7 @@ class RunConfig(BaseModel):
         """The fields that make runs differ, apart from the seed."""
         data = self.model_dump(mode="json")
         data.pop("seed")
-        for key in ("log_every", "checkpoint_every", "tensorboard", "wandb"):
+        for key in ("log_every", "checkpoint_every", "tensorboard", "wandb", "vec_env"):
             data.pop(key)
         return data
 

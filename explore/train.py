@@ -25,10 +25,11 @@ from explore.runs import RunDir
 _EPISODE_SUMS = ("finished", "return_sum", "length_sum", "success_sum", "extrinsic_reward_sum")
 
 
-def build(cfg: RunConfig):
+def build(cfg: RunConfig, env: tuple[Any, Any] | None = None):
     """(env, env_params, bonus, PPO) for a config; raises ValueError/KeyError on bad names.
 
-    The PPO trains with the PPO config; ``train`` wraps it in the run store.
+    The PPO trains with the PPO config; ``train`` wraps it in the run store. ``env`` is an
+    already built ``(env, env_params)`` for ``cfg.env`` (sweeps validate many configs per env).
     """
     import agents.bonuses
     import envs
@@ -36,7 +37,7 @@ def build(cfg: RunConfig):
 
     if cfg.agent != "ppo":
         raise ValueError(f"agent {cfg.agent!r} does not run through explore.train's JAX loop; use agents.sb3")
-    env, env_params = envs.make(cfg.env, **cfg.env_kwargs)
+    env, env_params = env if env is not None else envs.make(cfg.env, **cfg.env_kwargs)
     bonus_kwargs = dict(cfg.bonus_kwargs)
     if cfg.bonus.startswith("oni") or "oni(" in cfg.bonus:
         bonus_kwargs.setdefault("captions", env.captions)
@@ -148,7 +149,9 @@ def _train_group(ppo, bonus, members, start_update: int, chunk: int, progress: b
         state = _stack([s for _, _, s in members])
     else:
         state = ppo.init_seeds([jax.random.PRNGKey(c.seed) for c, _, _ in members])
-    rows = [r.read_metrics() for r in runs]
+    # Metrics are written before the checkpoint: rows past it (a kill between the two writes)
+    # are logged again by the resumed run.
+    rows = [[row for row in r.read_metrics() if row["step"] <= start_update * ppo.cfg.batch_size] for r in runs]
     num_updates = ppo.cfg.num_updates
     batch = ppo.cfg.batch_size
     run_chunk = {}  # chunk length -> compiled function (the last chunk may be shorter)
@@ -191,10 +194,10 @@ def _train_group(ppo, bonus, members, start_update: int, chunk: int, progress: b
                 coverage = np.asarray(state.coverage)
                 if chunks_done % cfg0.checkpoint_every == 0 or update >= num_updates:
                     for i, r in enumerate(runs):
-                        r.save_checkpoint(_index(state, i), steps, update)
                         r.write_metrics(rows[i])
                         if coverage.shape[-2:] != (1, 1):
                             r.write_coverage(coverage[i])
+                        r.save_checkpoint(_index(state, i), steps, update)
                         r.set_status("running", steps=steps)
                 mean = {k: float(np.nanmean([s[k] for s in summaries])) if not all(
                     math.isnan(s[k]) for s in summaries) else math.nan for k in summaries[0]}
@@ -209,8 +212,8 @@ def _train_group(ppo, bonus, members, start_update: int, chunk: int, progress: b
         # The last chunk's checkpoint is on disk (checkpoint_every=1) or gets written now.
         steps = update * batch
         for i, r in enumerate(runs):
-            r.save_checkpoint(_index(state, i), steps, update)
             r.write_metrics(rows[i])
+            r.save_checkpoint(_index(state, i), steps, update)
             r.set_status("running", steps=steps, interrupted=True)
         raise
     except Exception as err:

@@ -104,3 +104,28 @@ def test_config_hash_ignores_seed():
     a, b = tiny("seed=1"), tiny("seed=2")
     assert a.config_hash() == b.config_hash()
     assert a.config_hash() != tiny("ppo.lr=0.1").config_hash()
+
+
+def test_cli_accepts_options_between_overrides(tmp_path, monkeypatch):
+    """``explore train a=1 --no-progress b=2``: options may sit among the overrides."""
+    from explore import cli
+
+    seen = {}
+
+    def fake_func(args):
+        seen["overrides"] = args.overrides
+        return 0
+
+    parser = cli.build_parser()
+    args, _ = parser.parse_known_args(["train", "env=Empty-5x5", "--no-progress", "bonus=count"])
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_func(parser, fake_func))
+    assert cli.main(["train", "env=Empty-5x5", "--no-progress", "bonus=count", "seeds=0"]) == 0
+    assert seen["overrides"] == ["env=Empty-5x5", "bonus=count", "seeds=0"]
+    assert args.no_progress
+
+
+def _with_func(parser, func):
+    for action in parser._subparsers._group_actions:
+        for sub in action.choices.values():
+            sub.set_defaults(func=func)
+    return parser
