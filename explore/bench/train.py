@@ -224,9 +224,12 @@ def bonus_steps_per_s(
 
 def bonus_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Plain PPO and PPO+bonus on one task, the cost ratio of each bonus."""
-    measure = lambda b: bonus_steps_per_s(
-        args.task, b, args.seeds, args.num_envs, args.updates, args.repeats
-    )  # noqa: E731
+
+    def measure(bonus: str) -> float:
+        return bonus_steps_per_s(
+            args.task, bonus, args.seeds, args.num_envs, args.updates, args.repeats
+        )
+
     plain = measure("none")
     rows = []
     for bonus in args.bonuses:
