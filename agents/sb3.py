@@ -337,6 +337,19 @@ class IntrinsicMixin:
     intrinsic: IntrinsicReward | None
     on_update: Callable[[Any, dict[str, Any]], None] | None
 
+    def __init__(
+        self,
+        *args: Any,
+        intrinsic: IntrinsicReward | None = None,
+        bonus_view: Callable | None = None,
+        int_coef: float = 1.0,
+        ext_coef: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
+        # Cooperative: the SB3 algorithm after this mixin in the MRO gets the rest.
+        super().__init__(*args, **kwargs)
+        self._setup_intrinsic(intrinsic, bonus_view or np.asarray, int_coef, ext_coef)
+
     def _setup_intrinsic(
         self, intrinsic: IntrinsicReward | None, view: Callable, int_coef: float, ext_coef: float
     ) -> None:
@@ -411,33 +424,9 @@ class IntrinsicMixin:
 class SB3PPO(IntrinsicMixin, PPO):
     """SB3's PPO with an intrinsic reward (``agent=sb3_ppo``)."""
 
-    def __init__(
-        self,
-        *args: Any,
-        intrinsic: IntrinsicReward | None = None,
-        bonus_view: Callable | None = None,
-        int_coef: float = 1.0,
-        ext_coef: float = 1.0,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self._setup_intrinsic(intrinsic, bonus_view or np.asarray, int_coef, ext_coef)
-
 
 class SB3A2C(IntrinsicMixin, A2C):
     """SB3's A2C with an intrinsic reward (``agent=sb3_a2c``)."""
-
-    def __init__(
-        self,
-        *args: Any,
-        intrinsic: IntrinsicReward | None = None,
-        bonus_view: Callable | None = None,
-        int_coef: float = 1.0,
-        ext_coef: float = 1.0,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self._setup_intrinsic(intrinsic, bonus_view or np.asarray, int_coef, ext_coef)
 
 
 def build_sb3(cfg, venv: VecEnv | None = None, plain: bool = False) -> Any:

@@ -259,9 +259,16 @@ def run(args: argparse.Namespace) -> list[dict]:
     rows: list[dict] = []
     # ONI's label store and annotator thread live in a throw-away directory.
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ.setdefault("EXPLORE_LABELS_DB", str(Path(tmp) / "labels.sqlite"))
-        if args.cartpole_steps > 0:
-            rows.append(cartpole_row(args.cartpole_steps, args.purejaxrl))
-            print(rows[-1], flush=True)
-        rows.extend(bonus_rows(args))
+        previous = os.environ.get("EXPLORE_LABELS_DB")
+        os.environ["EXPLORE_LABELS_DB"] = str(Path(tmp) / "labels.sqlite")
+        try:
+            if args.cartpole_steps > 0:
+                rows.append(cartpole_row(args.cartpole_steps, args.purejaxrl))
+                print(rows[-1], flush=True)
+            rows.extend(bonus_rows(args))
+        finally:  # never leave the process pointing at a deleted store
+            if previous is None:
+                os.environ.pop("EXPLORE_LABELS_DB", None)
+            else:
+                os.environ["EXPLORE_LABELS_DB"] = previous
     return rows
