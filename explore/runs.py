@@ -173,27 +173,55 @@ class RunDir:
         return int(json.loads(meta.read_text())["steps"]) if meta.exists() else 0
 
     def save_checkpoint(self, state: Any, steps: int, updates: int) -> None:
-        """Save the whole training state (safe npz) and its step count."""
+        """Save the whole training state (safe npz) and its step count.
+
+        The previous checkpoint is kept too (named in meta.json as ``previous``): seeds that
+        train as one vmapped program write their checkpoints one after another, and a kill
+        between two of those writes leaves them one chunk apart. Resuming them together from
+        the last point they all have (see :meth:`checkpoints`) keeps the program's width,
+        and so the numbers, the same as an uninterrupted run.
+        """
         from agents.bonuses.checkpoint import save_state
 
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         name = f"state-{int(updates):08d}.npz"
         save_state(self.checkpoint_dir / name, state)
+        latest = self._checkpoint_meta()
+        previous = None
+        if latest is not None and latest["file"] != name:
+            previous = {k: latest[k] for k in ("steps", "updates", "file")}
         # meta.json last: a checkpoint counts only once meta names it, so a crash between the
         # two writes leaves the previous checkpoint in force.
         atomic_write_text(self.checkpoint_dir / "meta.json", json.dumps(
-            {"steps": int(steps), "updates": int(updates), "file": name, "time": now()}))
+            {"steps": int(steps), "updates": int(updates), "file": name, "time": now(),
+             "previous": previous}))
+        keep = {name, previous["file"] if previous else name}
         for old in self.checkpoint_dir.glob("state-*.npz"):
-            if old.name != name:
+            if old.name not in keep:
                 old.unlink(missing_ok=True)
 
-    def load_checkpoint(self, like_state: Any) -> tuple[Any, int, int] | None:
-        """(state, steps, updates) of the last checkpoint, or None."""
+    def _checkpoint_meta(self) -> dict[str, Any] | None:
+        meta = self.checkpoint_dir / "meta.json"
+        return json.loads(meta.read_text()) if meta.exists() else None
+
+    def checkpoints(self) -> dict[int, dict[str, Any]]:
+        """The checkpoints on disk by update count: the latest and, if kept, the one before."""
+        meta = self._checkpoint_meta()
+        if meta is None:
+            return {}
+        found = {int(meta["updates"]): meta}
+        previous = meta.get("previous")
+        if previous and (self.checkpoint_dir / previous["file"]).exists():
+            found[int(previous["updates"])] = previous
+        return found
+
+    def load_checkpoint(self, like_state: Any, updates: int | None = None) -> tuple[Any, int, int] | None:
+        """(state, steps, updates) of the last checkpoint (or of the one at ``updates``), or None."""
         from agents.bonuses.checkpoint import load_state
 
-        meta = self.checkpoint_dir / "meta.json"
-        if not meta.exists():
+        found = self.checkpoints()
+        if not found:
             return None
-        info = json.loads(meta.read_text())
+        info = found[max(found) if updates is None else int(updates)]
         state = load_state(self.checkpoint_dir / info["file"], like_state)
         return state, int(info["steps"]), int(info["updates"])

