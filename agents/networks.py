@@ -13,8 +13,11 @@ import numpy as np
 
 def _dense(features: int, scale: float = np.sqrt(2)) -> nn.Dense:
     # Orthogonal init with PPO's usual scales (Engstrom et al. 2020; CleanRL, PureJaxRL).
-    return nn.Dense(features, kernel_init=nn.initializers.orthogonal(scale),
-                    bias_init=nn.initializers.constant(0.0))
+    return nn.Dense(
+        features,
+        kernel_init=nn.initializers.orthogonal(scale),
+        bias_init=nn.initializers.constant(0.0),
+    )
 
 
 def _patches_2x2(x: jax.Array) -> jax.Array:

@@ -138,7 +138,9 @@ class PPO:
                 f"num_minibatches={cfg.num_minibatches} must divide num_envs*num_steps={cfg.batch_size}"
             )
         if cfg.gru and cfg.num_envs % cfg.num_minibatches:
-            raise ValueError("with gru > 0, num_minibatches must divide num_envs (minibatches are whole sequences)")
+            raise ValueError(
+                "with gru > 0, num_minibatches must divide num_envs (minibatches are whole sequences)"
+            )
         self.env, self.env_params, self.cfg = env, env_params, cfg
         self.bonus = bonus if bonus is not None else NoBonus()
         self.use_intrinsic = not isinstance(self.bonus, NoBonus)
@@ -148,8 +150,11 @@ class PPO:
         if encoder == "auto":
             encoder = "cnn" if len(self.obs_space.shape) == 3 else "mlp"
         self.network = ActorCritic(
-            num_actions=self.action_space.n, encoder=encoder, hidden=cfg.hidden,
-            activation=cfg.activation, gru=cfg.gru,
+            num_actions=self.action_space.n,
+            encoder=encoder,
+            hidden=cfg.hidden,
+            activation=cfg.activation,
+            gru=cfg.gru,
         )
         # Coverage needs the grid size; only gridworlds expose it.
         task = getattr(env, "task", None)
@@ -161,7 +166,9 @@ class PPO:
         cfg = self.cfg
         k_net, k_env, k_bonus, key = jax.random.split(key, 4)
         n = cfg.num_envs
-        obs, env_state = jax.vmap(self.env.reset, (0, None))(jax.random.split(k_env, n), self.env_params)
+        obs, env_state = jax.vmap(self.env.reset, (0, None))(
+            jax.random.split(k_env, n), self.env_params
+        )
         hidden = ScannedGRU.initial_carry(n, max(cfg.gru, 1))
         params = self.network.init(k_net, hidden, obs[None], jnp.ones((1, n), bool))
         total_grad_steps = cfg.num_updates * cfg.update_epochs * cfg.num_minibatches
@@ -170,10 +177,18 @@ class PPO:
         train = TrainState.create(apply_fn=self.network.apply, params=params, tx=tx)
         bonus_state = self.bonus.init(k_bonus, self.obs_space, self.action_space, n)
         return RunnerState(
-            train=train, env_state=env_state, obs=obs, done=jnp.ones(n, bool), hidden=hidden,
-            bonus_state=bonus_state, int_moments=RunningMoments.create(),
-            int_filter=jnp.zeros(n), ep_return=jnp.zeros(n), ep_length=jnp.zeros(n, jnp.int32),
-            coverage=jnp.zeros(self.coverage_shape, jnp.int32), key=key,
+            train=train,
+            env_state=env_state,
+            obs=obs,
+            done=jnp.ones(n, bool),
+            hidden=hidden,
+            bonus_state=bonus_state,
+            int_moments=RunningMoments.create(),
+            int_filter=jnp.zeros(n),
+            ep_return=jnp.zeros(n),
+            ep_length=jnp.zeros(n, jnp.int32),
+            coverage=jnp.zeros(self.coverage_shape, jnp.int32),
+            key=key,
             update=jnp.zeros((), jnp.int32),
         )
 
@@ -217,17 +232,38 @@ class PPO:
                 "length_sum": jnp.where(done, ep_length, 0).sum(),
                 "success_sum": (done & info["success"]).sum(),
             }
-            pos = info["privileged"].get("agent_pos") if isinstance(info.get("privileged"), dict) else None
+            pos = (
+                info["privileged"].get("agent_pos")
+                if isinstance(info.get("privileged"), dict)
+                else None
+            )
             transition = Rollout(
-                obs=st.obs, action=action, log_prob=log_prob, v_ext=v_ext, v_int=v_int,
-                reward=reward, terminated=terminated, done=done, start=st.done,
-                next_obs=info["final_observation"], event=info["event"],
+                obs=st.obs,
+                action=action,
+                log_prob=log_prob,
+                v_ext=v_ext,
+                v_int=v_int,
+                reward=reward,
+                terminated=terminated,
+                done=done,
+                start=st.done,
+                next_obs=info["final_observation"],
+                event=info["event"],
             )
             st = st.replace(
-                env_state=env_state, obs=obs, done=done, hidden=hidden, key=key,
-                ep_return=jnp.where(done, 0.0, ep_return), ep_length=jnp.where(done, 0, ep_length),
+                env_state=env_state,
+                obs=obs,
+                done=done,
+                hidden=hidden,
+                key=key,
+                ep_return=jnp.where(done, 0.0, ep_return),
+                ep_length=jnp.where(done, 0, ep_length),
             )
-            return st, (transition, step_stats, pos if pos is not None else jnp.zeros((n, 2), jnp.int32))
+            return st, (
+                transition,
+                step_stats,
+                pos if pos is not None else jnp.zeros((n, 2), jnp.int32),
+            )
 
         state, (traj, step_stats, positions) = jax.lax.scan(env_step, state, None, cfg.num_steps)
         if self.coverage_shape != (1, 1):
@@ -238,7 +274,9 @@ class PPO:
 
         # Values of what each action reached: the next observation, or the final one at an
         # episode end (bootstrapping through truncations).
-        _, _, next_v_ext, next_v_int = self._evaluate(state.train.params, hidden0, traj, traj.next_obs)
+        _, _, next_v_ext, next_v_int = self._evaluate(
+            state.train.params, hidden0, traj, traj.next_obs
+        )
         _, _, _, last_v_int = self.network.apply(
             state.train.params, state.hidden, state.obs[None], state.done[None]
         )
@@ -248,15 +286,19 @@ class PPO:
         metrics: dict[str, jax.Array] = {}
         if self.use_intrinsic:
             batch = Transitions(traj.obs, traj.action, traj.next_obs, traj.done, traj.event)
-            r_int, bonus_state, bonus_metrics = self.bonus.reward_and_update(state.bonus_state, batch)
+            r_int, bonus_state, bonus_metrics = self.bonus.reward_and_update(
+                state.bonus_state, batch
+            )
             r_int = r_int.astype(jnp.float32)
             metrics.update({f"bonus/{k}": v for k, v in bonus_metrics.items()})
             metrics["intrinsic_reward_mean"] = r_int.mean()
             metrics["intrinsic_reward_std"] = r_int.std()
             if cfg.normalize_int_reward:
+
                 def filt(carry, r):
                     carry = carry * cfg.gamma_int + r
                     return carry, carry
+
                 int_filter, discounted = jax.lax.scan(filt, state.int_filter, r_int)
                 moments = state.int_moments.update(discounted)
                 r_int = r_int / jnp.sqrt(moments.var + 1e-8)
@@ -269,7 +311,12 @@ class PPO:
             r_int = jnp.zeros_like(traj.reward)
 
         adv_ext, target_ext = self._gae(
-            traj.reward, traj.v_ext, next_v_ext, traj.terminated, traj.done, cfg.gamma_ext,
+            traj.reward,
+            traj.v_ext,
+            next_v_ext,
+            traj.terminated,
+            traj.done,
+            cfg.gamma_ext,
             cfg.gae_lambda,
         )
         if self.use_intrinsic:
@@ -304,8 +351,10 @@ class PPO:
             # observation we feed it after the same history, one step at a time.
             hidden_seq = self._hidden_sequence(params, hidden0, traj)
             _, logits, v_ext, v_int = self.network.apply(
-                params, hidden_seq.reshape(-1, hidden_seq.shape[-1]),
-                obs.reshape(1, -1, *obs.shape[2:]), jnp.zeros((1, obs.shape[0] * obs.shape[1]), bool),
+                params,
+                hidden_seq.reshape(-1, hidden_seq.shape[-1]),
+                obs.reshape(1, -1, *obs.shape[2:]),
+                jnp.zeros((1, obs.shape[0] * obs.shape[1]), bool),
             )
             shape = obs.shape[:2]
             return None, logits.reshape(*shape, -1), v_ext.reshape(shape), v_int.reshape(shape)
@@ -334,13 +383,16 @@ class PPO:
             return gae, gae
 
         _, adv = jax.lax.scan(
-            body, jnp.zeros_like(values[0]),
+            body,
+            jnp.zeros_like(values[0]),
             (rewards, values, next_values, terminated.astype(jnp.float32), cut.astype(jnp.float32)),
             reverse=True,
         )
         return adv, adv + values
 
-    def _learn(self, state: RunnerState, traj: Rollout, hidden0, advantages, target_ext, target_int):
+    def _learn(
+        self, state: RunnerState, traj: Rollout, hidden0, advantages, target_ext, target_int
+    ):
         cfg = self.cfg
 
         def loss_fn(params, mb):
@@ -350,7 +402,9 @@ class PPO:
             logp = jnp.take_along_axis(logp_all, action[..., None], axis=-1)[..., 0]
             ratio = jnp.exp(logp - old_logp)
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-            pg_loss = -jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - cfg.clip_eps, 1 + cfg.clip_eps) * adv).mean()
+            pg_loss = -jnp.minimum(
+                ratio * adv, jnp.clip(ratio, 1 - cfg.clip_eps, 1 + cfg.clip_eps) * adv
+            ).mean()
 
             def value_loss(v, old_v, target):
                 if not cfg.clip_value:
@@ -368,8 +422,17 @@ class PPO:
             return loss, (pg_loss, v_loss, entropy, approx_kl, clipfrac)
 
         grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-        data = (traj.obs, traj.start, traj.action, traj.log_prob, traj.v_ext, traj.v_int,
-                advantages, target_ext, target_int)
+        data = (
+            traj.obs,
+            traj.start,
+            traj.action,
+            traj.log_prob,
+            traj.v_ext,
+            traj.v_int,
+            advantages,
+            target_ext,
+            target_int,
+        )
 
         def epoch(carry, _):
             train, key = carry
@@ -379,16 +442,24 @@ class PPO:
                 perm = jax.random.permutation(k_perm, cfg.num_envs)
                 shuffled = jax.tree.map(lambda x: jnp.take(x, perm, axis=1), data)
                 h0 = jnp.take(hidden0, perm, axis=0)
-                split = lambda x: jnp.swapaxes(  # noqa: E731
-                    x.reshape(x.shape[0], cfg.num_minibatches, -1, *x.shape[2:]), 0, 1)
+
+                def split(x):
+                    return jnp.swapaxes(
+                        x.reshape(x.shape[0], cfg.num_minibatches, -1, *x.shape[2:]), 0, 1
+                    )
+
                 mbs = jax.tree.map(split, shuffled)
                 h_mbs = h0.reshape(cfg.num_minibatches, -1, h0.shape[-1])
                 minibatches = (mbs[0], mbs[1], h_mbs, *mbs[2:])
             else:
                 flat = jax.tree.map(lambda x: x.reshape(cfg.batch_size, *x.shape[2:]), data)
                 perm = jax.random.permutation(k_perm, cfg.batch_size)
-                split = lambda x: jnp.take(x, perm, axis=0).reshape(  # noqa: E731
-                    cfg.num_minibatches, 1, -1, *x.shape[1:])
+
+                def split(x):
+                    return jnp.take(x, perm, axis=0).reshape(
+                        cfg.num_minibatches, 1, -1, *x.shape[1:]
+                    )
+
                 mbs = jax.tree.map(split, flat)
                 dummy_h = jnp.zeros((cfg.num_minibatches, cfg.batch_size // cfg.num_minibatches, 1))
                 minibatches = (mbs[0], mbs[1], dummy_h, *mbs[2:])
@@ -400,10 +471,18 @@ class PPO:
             train, losses = jax.lax.scan(minibatch_step, train, minibatches)
             return (train, key), losses
 
-        (train, key), losses = jax.lax.scan(epoch, (state.train, state.key), None, cfg.update_epochs)
+        (train, key), losses = jax.lax.scan(
+            epoch, (state.train, state.key), None, cfg.update_epochs
+        )
         loss, pg, vl, ent, kl, cf = (x.mean() for x in losses)
-        metrics = {"loss/total": loss, "loss/policy": pg, "loss/value": vl, "loss/entropy": ent,
-                   "approx_kl": kl, "clipfrac": cf}
+        metrics = {
+            "loss/total": loss,
+            "loss/policy": pg,
+            "loss/value": vl,
+            "loss/entropy": ent,
+            "approx_kl": kl,
+            "clipfrac": cf,
+        }
         return state.replace(train=train, key=key), metrics
 
     # --- many updates ----------------------------------------------------------------------

@@ -96,7 +96,11 @@ class GridWorldEnv(gymnasium.Env):
 
 def _as_int(action: Any) -> Any:
     # Discrete.contains accepts Python ints and NumPy integer scalars only.
-    if isinstance(action, np.ndarray) and action.shape == () and np.issubdtype(action.dtype, np.integer):
+    if (
+        isinstance(action, np.ndarray)
+        and action.shape == ()
+        and np.issubdtype(action.dtype, np.integer)
+    ):
         return np.int64(action)
     return action
 
@@ -115,8 +119,9 @@ class GridWorldVectorEnv(VectorEnv):
         "autoreset_mode": AutoresetMode.SAME_STEP,
     }
 
-    def __init__(self, name: str, num_envs: int = 1, render_mode: str | None = None,
-                 **overrides: Any) -> None:
+    def __init__(
+        self, name: str, num_envs: int = 1, render_mode: str | None = None, **overrides: Any
+    ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
             raise ValueError(f"num_envs must be an integer ≥ 1, got {num_envs!r}")
         _check_render_mode(render_mode)
@@ -138,7 +143,9 @@ class GridWorldVectorEnv(VectorEnv):
         """Reset every copy; ``seed`` is one int (split per copy) or one int per copy."""
         if isinstance(seed, list | tuple):
             if len(seed) != self.num_envs:
-                raise ValueError(f"seed must have num_envs={self.num_envs} entries, got {len(seed)}")
+                raise ValueError(
+                    f"seed must have num_envs={self.num_envs} entries, got {len(seed)}"
+                )
             super().reset(seed=int(seed[0]))
             keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seed])
         else:
@@ -150,7 +157,9 @@ class GridWorldVectorEnv(VectorEnv):
         obs, self._state = self._reset(split[:, 1], self.params)
         return np.asarray(obs), {}
 
-    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def step(
+        self, actions: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Step every copy with ``actions`` (shape ``[num_envs]``), auto-resetting finished ones."""
         if self._state is None:
             raise RuntimeError("call reset() before step()")
@@ -176,9 +185,12 @@ class GridWorldVectorEnv(VectorEnv):
             final_obs[i] = final[i]
         everywhere = np.ones(self.num_envs, bool)
         infos = {
-            "success": success, "_success": everywhere,
-            "event": event, "_event": everywhere,
-            "final_obs": final_obs, "_final_obs": done,
+            "success": success,
+            "_success": everywhere,
+            "event": event,
+            "_event": everywhere,
+            "final_obs": final_obs,
+            "_final_obs": done,
             "final_info": {"success": success, "_success": done, "event": event, "_event": done},
             "_final_info": done,
         }
@@ -189,7 +201,8 @@ class GridWorldVectorEnv(VectorEnv):
         if self.render_mode != "rgb_array" or self._state is None:
             return None
         return tuple(
-            self.env.render(jax.tree.map(lambda x, i=i: x[i], self._state)) for i in range(self.num_envs)
+            self.env.render(jax.tree.map(lambda x, i=i: x[i], self._state))
+            for i in range(self.num_envs)
         )
 
 

@@ -58,7 +58,9 @@ class GymnaxEnv(Environment):
     def action_space(self, params=None) -> Discrete:
         space = self._env.action_space(self.default_params if params is None else params)
         if not hasattr(space, "n"):
-            raise ValueError(f"gymnax:{self._name} has a continuous action space; agents here need discrete actions")
+            raise ValueError(
+                f"gymnax:{self._name} has a continuous action space; agents here need discrete actions"
+            )
         return Discrete(int(space.n))
 
 
@@ -72,8 +74,9 @@ def make_gymnax(name: str, **overrides: Any) -> tuple[GymnaxEnv, Any]:
     if overrides:
         unknown = [k for k in overrides if not hasattr(params, k)]
         if unknown:
-            raise ValueError(f"gymnax:{name}: unknown param(s) {unknown}; fields: {list(vars(params))}")
+            raise ValueError(
+                f"gymnax:{name}: unknown param(s) {unknown}; fields: {list(vars(params))}"
+            )
         params = params.replace(**overrides)
     adapter = GymnaxEnv(env, name)
     return adapter, params
-

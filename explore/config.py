@@ -41,8 +41,12 @@ class PPOSettings(BaseModel):
     ext_coef: float = Field(1.0, ge=0, description="weight of extrinsic advantages")
     int_coef: float = Field(1.0, ge=0, description="weight of intrinsic advantages")
     int_episodic: bool = Field(False, description="cut intrinsic returns at episode ends")
-    normalize_int_reward: bool = Field(True, description="divide r_int by the std of intrinsic returns")
-    network: Literal["auto", "mlp", "cnn"] = Field("auto", description="auto: cnn for grids, else mlp")
+    normalize_int_reward: bool = Field(
+        True, description="divide r_int by the std of intrinsic returns"
+    )
+    network: Literal["auto", "mlp", "cnn"] = Field(
+        "auto", description="auto: cnn for grids, else mlp"
+    )
     hidden: int = Field(64, ge=1, description="width of hidden layers")
     activation: Literal["tanh", "relu"] = Field("tanh", description="MLP activation")
     gru: int = Field(0, ge=0, description="GRU memory width (0 = none)")
@@ -54,19 +58,26 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     env: str = Field("DoorKey-8x8", description="environment name (`explore envs` lists them)")
-    env_kwargs: dict[str, Any] = Field(default_factory=dict, description="env overrides, e.g. env.contexts=0")
+    env_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="env overrides, e.g. env.contexts=0"
+    )
     agent: Literal["ppo", "sb3_ppo", "sb3_a2c"] = Field("ppo", description="agent")
     bonus: str = Field("none", description="intrinsic reward spec, e.g. rnd, product(rnd,e3b)")
-    bonus_kwargs: dict[str, Any] = Field(default_factory=dict, description="bonus fields, e.g. bonus.lr=1e-4")
+    bonus_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="bonus fields, e.g. bonus.lr=1e-4"
+    )
     seed: int = Field(0, ge=0, description="seed of this run")
     total_steps: int = Field(1_000_000, ge=1, description="environment steps per seed")
     log_every: int = Field(10, ge=1, description="updates between log lines (one compiled chunk)")
     checkpoint_every: int = Field(1, ge=1, description="chunks between checkpoints")
     ppo: PPOSettings = Field(default_factory=PPOSettings)
     tensorboard: bool = Field(False, description="also write TensorBoard event files")
-    wandb: bool = Field(False, description="also log to Weights & Biases (offline unless WANDB_MODE)")
+    wandb: bool = Field(
+        False, description="also log to Weights & Biases (offline unless WANDB_MODE)"
+    )
     vec_env: Literal["dummy", "subproc"] = Field(
-        "dummy", description="sb3 agents: DummyVecEnv (one process) or SubprocVecEnv (one per env)")
+        "dummy", description="sb3 agents: DummyVecEnv (one process) or SubprocVecEnv (one per env)"
+    )
 
     @field_validator("total_steps", mode="before")
     @classmethod
@@ -148,10 +159,14 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
                 data.setdefault("bonus_kwargs", {})[rest] = value
             elif head == "ppo":
                 if rest not in ppo_fields:
-                    raise ValueError(f"unknown field 'ppo.{rest}'.{_close(rest, sorted(ppo_fields))}")
+                    raise ValueError(
+                        f"unknown field 'ppo.{rest}'.{_close(rest, sorted(ppo_fields))}"
+                    )
                 data.setdefault("ppo", {})[rest] = value
             else:
-                raise ValueError(f"unknown field group {head!r} in {key!r}; use env.*, bonus.* or ppo.*")
+                raise ValueError(
+                    f"unknown field group {head!r} in {key!r}; use env.*, bonus.* or ppo.*"
+                )
         elif key in top:
             data[key] = value
         elif key in ppo_fields:
@@ -172,7 +187,9 @@ def build_config(data: dict[str, Any]) -> RunConfig:
             field = ".".join(str(p) for p in e["loc"])
             if e["type"] == "extra_forbidden":
                 group = PPOSettings if e["loc"][0] == "ppo" else RunConfig
-                lines.append(f"unknown field {field!r}.{_close(str(e['loc'][-1]), list(group.model_fields))}")
+                lines.append(
+                    f"unknown field {field!r}.{_close(str(e['loc'][-1]), list(group.model_fields))}"
+                )
             else:
                 lines.append(f"field {field!r}: {e['msg']} (got {e.get('input')!r})")
         raise ValueError("invalid config: " + "; ".join(lines)) from None

@@ -24,8 +24,22 @@ import yaml
 
 from explore.config import RunConfig
 
-KEY_PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "gymnasium", "gymnax", "torch",
-                "stable-baselines3", "rliable", "minihack", "pettingzoo", "mo-gymnasium", "ray")
+KEY_PACKAGES = (
+    "jax",
+    "jaxlib",
+    "flax",
+    "optax",
+    "numpy",
+    "gymnasium",
+    "gymnax",
+    "torch",
+    "stable-baselines3",
+    "rliable",
+    "minihack",
+    "pettingzoo",
+    "mo-gymnasium",
+    "ray",
+)
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -64,15 +78,31 @@ def versions() -> dict[str, Any]:
             continue
     commit, dirty = None, None
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_PROJECT_ROOT, capture_output=True,
-                                text=True, timeout=5, check=True).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                                cwd=_PROJECT_ROOT, capture_output=True, text=True, timeout=5).stdout
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=_PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=_PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout
         dirty = bool(status.strip())
     except (OSError, subprocess.SubprocessError):
         pass
-    return {"python": platform.python_version(), "platform": platform.platform(),
-            "packages": packages, "git_commit": commit, "git_dirty": dirty}
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": packages,
+        "git_commit": commit,
+        "git_dirty": dirty,
+    }
 
 
 def slug(text: str) -> str:
@@ -109,7 +139,9 @@ class RunDir:
         status = self.status()
         return bool(status and status.get("status") == "completed")
 
-    def set_status(self, status: str, steps: int = 0, error: str | None = None, **extra: Any) -> None:
+    def set_status(
+        self, status: str, steps: int = 0, error: str | None = None, **extra: Any
+    ) -> None:
         """Write status.json (running / completed / failed)."""
         previous = self.status() or {}
         record = {
@@ -132,7 +164,9 @@ class RunDir:
     def start(self, cfg: RunConfig) -> None:
         """Create the directory and write config.yaml, versions.json and status running."""
         self.path.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.path / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+        atomic_write_text(
+            self.path / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+        )
         atomic_write_text(self.path / "versions.json", json.dumps(versions(), indent=2))
         self.set_status("running", steps=self.checkpoint_steps())
 
@@ -151,8 +185,10 @@ class RunDir:
         if not path.exists():
             return []
         frame = pd.read_parquet(path)
-        return [{"step": int(s), "metric": str(m), "value": float(v)}
-                for s, m, v in zip(frame["step"], frame["metric"], frame["value"], strict=True)]
+        return [
+            {"step": int(s), "metric": str(m), "value": float(v)}
+            for s, m, v in zip(frame["step"], frame["metric"], frame["value"], strict=True)
+        ]
 
     def write_coverage(self, counts: np.ndarray) -> None:
         """Save visit counts of agent positions."""
@@ -192,9 +228,18 @@ class RunDir:
             previous = {k: latest[k] for k in ("steps", "updates", "file")}
         # meta.json last: a checkpoint counts only once meta names it, so a crash between the
         # two writes leaves the previous checkpoint in force.
-        atomic_write_text(self.checkpoint_dir / "meta.json", json.dumps(
-            {"steps": int(steps), "updates": int(updates), "file": name, "time": now(),
-             "previous": previous}))
+        atomic_write_text(
+            self.checkpoint_dir / "meta.json",
+            json.dumps(
+                {
+                    "steps": int(steps),
+                    "updates": int(updates),
+                    "file": name,
+                    "time": now(),
+                    "previous": previous,
+                }
+            ),
+        )
         keep = {name, previous["file"] if previous else name}
         for old in self.checkpoint_dir.glob("state-*.npz"):
             if old.name not in keep:
@@ -215,7 +260,9 @@ class RunDir:
             found[int(previous["updates"])] = previous
         return found
 
-    def load_checkpoint(self, like_state: Any, updates: int | None = None) -> tuple[Any, int, int] | None:
+    def load_checkpoint(
+        self, like_state: Any, updates: int | None = None
+    ) -> tuple[Any, int, int] | None:
         """(state, steps, updates) of the last checkpoint (or of the one at ``updates``), or None."""
         from agents.bonuses.checkpoint import load_state
 

@@ -36,7 +36,9 @@ def build(cfg: RunConfig, env: tuple[Any, Any] | None = None):
     from agents.ppo import PPO, PPOConfig
 
     if cfg.agent != "ppo":
-        raise ValueError(f"agent {cfg.agent!r} does not run through explore.train's JAX loop; use agents.sb3")
+        raise ValueError(
+            f"agent {cfg.agent!r} does not run through explore.train's JAX loop; use agents.sb3"
+        )
     env, env_params = env if env is not None else envs.make(cfg.env, **cfg.env_kwargs)
     bonus_kwargs = dict(cfg.bonus_kwargs)
     if cfg.bonus.startswith("oni") or "oni(" in cfg.bonus:
@@ -81,9 +83,13 @@ class Logger:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError as err:
-                raise ValueError("tensorboard=true needs the `tensorboard` package: pip install tensorboard") from err
+                raise ValueError(
+                    "tensorboard=true needs the `tensorboard` package: pip install tensorboard"
+                ) from err
             writer = SummaryWriter(log_dir=str(run.path / "tensorboard"))
-            self.writers.append(lambda step, m: [writer.add_scalar(k, v, step) for k, v in m.items()])
+            self.writers.append(
+                lambda step, m: [writer.add_scalar(k, v, step) for k, v in m.items()]
+            )
             self._close = writer.close
         if cfg.wandb:
             try:
@@ -93,8 +99,13 @@ class Logger:
             import os
 
             os.environ.setdefault("WANDB_MODE", "offline")
-            wb_run = wandb.init(project="explore", name=run.path.name, dir=str(run.path),
-                                config=cfg.model_dump(mode="json"), reinit=True)
+            wb_run = wandb.init(
+                project="explore",
+                name=run.path.name,
+                dir=str(run.path),
+                config=cfg.model_dump(mode="json"),
+                reinit=True,
+            )
             self.writers.append(lambda step, m: wb_run.log(m, step=step))
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
@@ -142,8 +153,16 @@ def train(
     return runs
 
 
-def _train_group(ppo, bonus, members, start_update: int, chunk: int, progress: bool,
-                 max_chunks: int | None, on_chunk) -> None:
+def _train_group(
+    ppo,
+    bonus,
+    members,
+    start_update: int,
+    chunk: int,
+    progress: bool,
+    max_chunks: int | None,
+    on_chunk,
+) -> None:
     cfg0 = members[0][0]
     runs = [r for _, r, _ in members]
     loggers: list[Logger] = []
@@ -156,7 +175,10 @@ def _train_group(ppo, bonus, members, start_update: int, chunk: int, progress: b
         state = ppo.init_seeds([jax.random.PRNGKey(c.seed) for c, _, _ in members])
     # Metrics are written before the checkpoint: rows past it (a kill between the two writes)
     # are logged again by the resumed run.
-    rows = [[row for row in r.read_metrics() if row["step"] <= start_update * ppo.cfg.batch_size] for r in runs]
+    rows = [
+        [row for row in r.read_metrics() if row["step"] <= start_update * ppo.cfg.batch_size]
+        for r in runs
+    ]
     num_updates = ppo.cfg.num_updates
     batch = ppo.cfg.batch_size
     run_chunk = {}  # chunk length -> compiled function (the last chunk may be shorter)
@@ -171,13 +193,19 @@ def _train_group(ppo, bonus, members, start_update: int, chunk: int, progress: b
     chunks_done = 0
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(),
-               TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"), TimeRemainingColumn(),
-               TextColumn("{task.fields[stats]}")]
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[stats]}"),
+    ]
     label = f"{cfg0.env} {cfg0.bonus} ×{len(members)} seeds"
     try:
         with Progress(*columns, disable=not progress, transient=False) as bar:
-            task = bar.add_task(label, total=num_updates * batch, completed=update * batch, stats="compiling…")
+            task = bar.add_task(
+                label, total=num_updates * batch, completed=update * batch, stats="compiling…"
+            )
             while update < num_updates and (max_chunks is None or chunks_done < max_chunks):
                 n = min(chunk, num_updates - update)
                 started = time.perf_counter()
@@ -194,7 +222,9 @@ def _train_group(ppo, bonus, members, start_update: int, chunk: int, progress: b
                     summary = summarise({k: v[i] for k, v in metrics.items()})
                     summary["steps_per_second"] = n * batch / elapsed
                     summaries.append(summary)
-                    rows[i].extend({"step": steps, "metric": k, "value": v} for k, v in summary.items())
+                    rows[i].extend(
+                        {"step": steps, "metric": k, "value": v} for k, v in summary.items()
+                    )
                     loggers[i].log(steps, summary)
                 coverage = np.asarray(state.coverage)
                 if chunks_done % cfg0.checkpoint_every == 0 or update >= num_updates:
@@ -204,10 +234,16 @@ def _train_group(ppo, bonus, members, start_update: int, chunk: int, progress: b
                             r.write_coverage(coverage[i])
                         r.save_checkpoint(_index(state, i), steps, update)
                         r.set_status("running", steps=steps)
-                mean = {k: float(np.nanmean([s[k] for s in summaries])) if not all(
-                    math.isnan(s[k]) for s in summaries) else math.nan for k in summaries[0]}
-                stats = (f"{n * batch * len(runs) / elapsed:,.0f} steps/s  return {mean['episode_return']:.3f}"
-                         f"  success {mean['success_rate']:.2f}")
+                mean = {
+                    k: float(np.nanmean([s[k] for s in summaries]))
+                    if not all(math.isnan(s[k]) for s in summaries)
+                    else math.nan
+                    for k in summaries[0]
+                }
+                stats = (
+                    f"{n * batch * len(runs) / elapsed:,.0f} steps/s  return {mean['episode_return']:.3f}"
+                    f"  success {mean['success_rate']:.2f}"
+                )
                 if "intrinsic_reward_mean" in mean:
                     stats += f"  r_int {mean['intrinsic_reward_mean']:.3g}±{mean.get('intrinsic_reward_std', 0):.2g}"
                 bar.update(task, completed=steps, stats=stats)

@@ -63,9 +63,7 @@ class Bonus:
     #: whether the bonus has per-episode state that ``done`` resets
     episodic: bool = False
 
-    def init(
-        self, key: jax.Array, obs_space: Box, action_space: Discrete, num_envs: int
-    ) -> Any:
+    def init(self, key: jax.Array, obs_space: Box, action_space: Discrete, num_envs: int) -> Any:
         """Create the bonus state for ``num_envs`` parallel environments."""
         raise NotImplementedError
 

@@ -81,11 +81,15 @@ class GridWorld(Environment):
         max_steps: int | None = None,
     ) -> None:
         if isinstance(contexts, bool) or not isinstance(contexts, int | np.integer) or contexts < 0:
-            raise ValueError(f"contexts must be an integer ≥ 0 (0 = fresh layout every episode), got {contexts!r}")
+            raise ValueError(
+                f"contexts must be an integer ≥ 0 (0 = fresh layout every episode), got {contexts!r}"
+            )
         if not isinstance(noisy_tv, bool | np.bool_):
             raise ValueError(f"noisy_tv must be true or false, got {noisy_tv!r}")
         if not 0.0 <= float(sticky_actions) <= 1.0:
-            raise ValueError(f"sticky_actions must be a probability in [0, 1], got {sticky_actions!r}")
+            raise ValueError(
+                f"sticky_actions must be a probability in [0, 1], got {sticky_actions!r}"
+            )
         if view_size < 3 or view_size % 2 == 0:
             raise ValueError(f"view_size must be odd and ≥ 3, got {view_size!r}")
         if not 1 <= tv_size <= view_size:
@@ -202,8 +206,11 @@ class GridWorld(Environment):
         else:
             i = jax.random.randint(key, (), 0, params.pool_grid.shape[0])
             state = self._state_from_layout(
-                params.pool_grid[i], params.pool_agent_pos[i], params.pool_agent_dir[i],
-                params.pool_target[i], i,
+                params.pool_grid[i],
+                params.pool_agent_pos[i],
+                params.pool_agent_dir[i],
+                params.pool_target[i],
+                i,
             )
         return self.observe(state, key), state
 
@@ -228,7 +235,9 @@ class GridWorld(Environment):
         turn = jnp.where(action == LEFT, -1, jnp.where(action == RIGHT, 1, 0))
         agent_dir = (state.agent_dir + turn) % 4
         moves = (action == FORWARD) & t["can_overlap"][front]
-        agent_pos = jnp.where(moves, state.agent_pos + jnp.asarray(DIR_STEPS)[state.agent_dir], state.agent_pos)
+        agent_pos = jnp.where(
+            moves, state.agent_pos + jnp.asarray(DIR_STEPS)[state.agent_dir], state.agent_pos
+        )
         reached_goal = moves & (front == O.GOAL)
         into_lava = moves & (front == O.LAVA)
         bumped = (action == FORWARD) & ~moves
@@ -263,9 +272,20 @@ class GridWorld(Environment):
         ).astype(jnp.float32)
 
         tv_on = (action == WATCH_TV) if self.noisy_tv else jnp.zeros((), bool)
-        event = self._event(front, carrying_before=state.carrying, picks=picks, drops=drops,
-                            toggles=toggles, unlocks=unlocks, locked=locked, is_door=is_door,
-                            reached_goal=reached_goal, into_lava=into_lava, bumped=bumped, tv_on=tv_on)
+        event = self._event(
+            front,
+            carrying_before=state.carrying,
+            picks=picks,
+            drops=drops,
+            toggles=toggles,
+            unlocks=unlocks,
+            locked=locked,
+            is_door=is_door,
+            reached_goal=reached_goal,
+            into_lava=into_lava,
+            bumped=bumped,
+            tv_on=tv_on,
+        )
         state = state.replace(
             grid=grid,
             agent_pos=agent_pos,
@@ -286,8 +306,22 @@ class GridWorld(Environment):
         }
         return self.observe(state, key), state, reward, terminated, truncated, info
 
-    def _event(self, front, *, carrying_before, picks, drops, toggles, unlocks, locked, is_door,
-               reached_goal, into_lava, bumped, tv_on) -> jax.Array:
+    def _event(
+        self,
+        front,
+        *,
+        carrying_before,
+        picks,
+        drops,
+        toggles,
+        unlocks,
+        locked,
+        is_door,
+        reached_goal,
+        into_lava,
+        bumped,
+        tv_on,
+    ) -> jax.Array:
         front_i = front.astype(jnp.int32)
         colour = (front_i - O.door(0, 0)) // 3
         opens = toggles & is_door & ~locked & ((front_i - O.door(0, 0)) % 3 == O.DOOR_CLOSED)
@@ -363,7 +397,9 @@ class GridWorld(Environment):
         grid = np.asarray(state.grid).reshape(h, w)[p : h - p, p : w - p]
         view = None
         if highlight:
-            view = np.asarray(self._flat_index(state.agent_pos) + self._view_offsets[state.agent_dir])
+            view = np.asarray(
+                self._flat_index(state.agent_pos) + self._view_offsets[state.agent_dir]
+            )
             rows, cols = view // w - p, view % w - p
             view = (rows, cols)
         return render_grid(grid, np.asarray(state.agent_pos), int(state.agent_dir), tile_size, view)

@@ -34,12 +34,14 @@ class FourRooms(Task):
         # One gap per wall segment, never at a segment's ends: rows/cols in [1, mid) or (mid, n-1).
         lo = jnp.array([1, mid + 1, 1, mid + 1])
         offsets = jax.random.randint(k_gaps, (4,), 0, mid - 1) + lo
-        gaps = jnp.stack([
-            jnp.stack([offsets[0], jnp.asarray(mid)]),  # vertical wall, top half
-            jnp.stack([offsets[1], jnp.asarray(mid)]),  # vertical wall, bottom half
-            jnp.stack([jnp.asarray(mid), offsets[2]]),  # horizontal wall, left half
-            jnp.stack([jnp.asarray(mid), offsets[3]]),  # horizontal wall, right half
-        ])
+        gaps = jnp.stack(
+            [
+                jnp.stack([offsets[0], jnp.asarray(mid)]),  # vertical wall, top half
+                jnp.stack([offsets[1], jnp.asarray(mid)]),  # vertical wall, bottom half
+                jnp.stack([jnp.asarray(mid), offsets[2]]),  # horizontal wall, left half
+                jnp.stack([jnp.asarray(mid), offsets[3]]),  # horizontal wall, right half
+            ]
+        )
         grid = grid.at[gaps[:, 0], gaps[:, 1]].set(jnp.uint8(O.EMPTY))
         k_pos, k_dir = jax.random.split(k_agent)
         agent_pos = sample_cell(k_pos, grid == O.EMPTY)

@@ -90,8 +90,14 @@ class KeyCorridor(Task):
         grid = self._connect_all(keys[8], keys[9], grid, doors, locked_row)
         return Layout(grid=grid, agent_pos=agent_pos, agent_dir=agent_dir, target=ball_code)
 
-    def _connect_all(self, k_order: jax.Array, k_colours: jax.Array, grid: jax.Array,
-                     doors: DoorPositions, locked_row: jax.Array) -> jax.Array:
+    def _connect_all(
+        self,
+        k_order: jax.Array,
+        k_colours: jax.Array,
+        grid: jax.Array,
+        doors: DoorPositions,
+        locked_row: jax.Array,
+    ) -> jax.Array:
         """MiniGrid's ``connect_all``: add closed doors in random order until connected."""
         n = NUM_COLS * self.num_rows
         adjacency = jnp.zeros((n, n), bool)
@@ -101,7 +107,9 @@ class KeyCorridor(Task):
             adjacency = adjacency.at[a, b].set(True).at[b, a].set(True)
         locked_node = self._node(2, 0) + NUM_COLS * locked_row
         middle_node = self._node(1, 0) + NUM_COLS * locked_row
-        adjacency = adjacency.at[locked_node, middle_node].set(True).at[middle_node, locked_node].set(True)
+        adjacency = (
+            adjacency.at[locked_node, middle_node].set(True).at[middle_node, locked_node].set(True)
+        )
 
         order = jax.random.permutation(k_order, len(self._edges))
         colours = jax.random.randint(k_colours, (len(self._edges),), 0, O.NUM_COLOURS)
@@ -117,7 +125,9 @@ class KeyCorridor(Task):
             a, b = nodes_a[e], nodes_b[e]
             into_locked = (a == locked_node) | (b == locked_node)
             add = ~reachable_all(adjacency, start) & ~adjacency[a, b] & ~into_locked
-            adjacency = adjacency.at[a, b].set(adjacency[a, b] | add).at[b, a].set(adjacency[b, a] | add)
+            adjacency = (
+                adjacency.at[a, b].set(adjacency[a, b] | add).at[b, a].set(adjacency[b, a] | add)
+            )
             pos = positions[e]
             code = (O.door(0, O.DOOR_CLOSED) + 3 * colours[t]).astype(jnp.uint8)
             grid = grid.at[pos[0], pos[1]].set(jnp.where(add, code, grid[pos[0], pos[1]]))

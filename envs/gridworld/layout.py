@@ -76,8 +76,14 @@ def sample_cell_from_bits(bits: jax.Array, mask: jax.Array) -> jax.Array:
     return _cell_at_rank((bits % count).astype(jnp.int32), flat, mask.shape[1])
 
 
-def region_mask(height: int, width: int, top: int | jax.Array, left: int | jax.Array,
-                bottom: int | jax.Array, right: int | jax.Array) -> jax.Array:
+def region_mask(
+    height: int,
+    width: int,
+    top: int | jax.Array,
+    left: int | jax.Array,
+    bottom: int | jax.Array,
+    right: int | jax.Array,
+) -> jax.Array:
     """Bool mask of rows ``[top, bottom)`` and cols ``[left, right)`` (bounds may be traced)."""
     rows = jnp.arange(height)[:, None]
     cols = jnp.arange(width)[None, :]

@@ -97,7 +97,9 @@ class MultiRoom(Task):
         starts = jnp.arange(self.width - 2)[None, :]
         rooms = []
         for axis_u, fits in zip(
-            u, (starts + sides < self.height, starts + sides <= self.width), strict=True  # rows: strict
+            u,
+            (starts + sides < self.height, starts + sides <= self.width),
+            strict=True,  # rows: strict
         ):
             logits = jnp.where(fits, self._size_logits[:, None], -jnp.inf).reshape(-1)
             flat = self._categorical(axis_u, logits)
@@ -108,7 +110,9 @@ class MultiRoom(Task):
     def _new_chain(self, key: jax.Array) -> Chain:
         n = self.num_rooms
         return Chain(
-            rooms=jnp.zeros((n, 4), jnp.int32).at[0].set(self._first_room(jax.random.uniform(key, (2,)))),
+            rooms=jnp.zeros((n, 4), jnp.int32)
+            .at[0]
+            .set(self._first_room(jax.random.uniform(key, (2,)))),
             entry_wall=jnp.full((n,), 2, jnp.int32),  # MiniGrid's first call passes wall 2
             entry_door=jnp.zeros((n, 2), jnp.int32),
             count=jnp.ones((), jnp.int32),
@@ -129,8 +133,12 @@ class MultiRoom(Task):
         exit_wall = w3 + (w3 >= entry)  # uniform over the three other walls
         along_row = top + integer(u[1], 1, height - 1)
         along_col = left + integer(u[2], 1, width - 1)
-        door_row = jnp.where(exit_wall % 2 == 0, along_row, jnp.where(exit_wall == 1, top + height - 1, top))
-        door_col = jnp.where(exit_wall % 2 == 1, along_col, jnp.where(exit_wall == 0, left + width - 1, left))
+        door_row = jnp.where(
+            exit_wall % 2 == 0, along_row, jnp.where(exit_wall == 1, top + height - 1, top)
+        )
+        door_col = jnp.where(
+            exit_wall % 2 == 1, along_col, jnp.where(exit_wall == 0, left + width - 1, left)
+        )
         new_entry = (exit_wall + 2) % 4
         new_h = MIN_ROOM_SIZE + self._categorical(u[3], self._size_logits)
         new_w = MIN_ROOM_SIZE + self._categorical(u[4], self._size_logits)
@@ -158,9 +166,13 @@ class MultiRoom(Task):
         pick = jnp.argmax(valid)
 
         grown = Chain(
-            rooms=r.at[chain.count].set(jnp.stack([new_top[pick], new_left[pick], new_h[pick], new_w[pick]])),
+            rooms=r.at[chain.count].set(
+                jnp.stack([new_top[pick], new_left[pick], new_h[pick], new_w[pick]])
+            ),
             entry_wall=chain.entry_wall.at[chain.count].set(new_entry[pick]),
-            entry_door=chain.entry_door.at[chain.count].set(jnp.stack([door_row[pick], door_col[pick]])),
+            entry_door=chain.entry_door.at[chain.count].set(
+                jnp.stack([door_row[pick], door_col[pick]])
+            ),
             count=chain.count + 1,
         )
         # A dead end: keep a uniform prefix of 1 .. count-1 rooms, or redraw a lone first room.
@@ -197,7 +209,9 @@ class MultiRoom(Task):
         cols = jnp.arange(self.width)[None, None, :]
         top, left, height, width = (chain.rooms[:, i, None, None] for i in range(4))
         in_rect = (rows >= top) & (rows < top + height) & (cols >= left) & (cols < left + width)
-        on_wall = (rows == top) | (rows == top + height - 1) | (cols == left) | (cols == left + width - 1)
+        on_wall = (
+            (rows == top) | (rows == top + height - 1) | (cols == left) | (cols == left + width - 1)
+        )
         grid = jnp.where(jnp.any(in_rect & on_wall, axis=0), jnp.uint8(O.WALL), jnp.uint8(O.EMPTY))
         if self.num_rooms > 1:
             # Each door differs in colour from the previous one: add 1..5 modulo 6.

@@ -12,7 +12,20 @@ import numpy as np
 
 # MiniGrid's OBJECT_TO_IDX, COLOR_TO_IDX and STATE_TO_IDX (minigrid/core/constants.py),
 # plus TV for the noisy-TV axis.
-OBJECTS = ("unseen", "empty", "wall", "floor", "door", "key", "ball", "box", "goal", "lava", "agent", "tv")
+OBJECTS = (
+    "unseen",
+    "empty",
+    "wall",
+    "floor",
+    "door",
+    "key",
+    "ball",
+    "box",
+    "goal",
+    "lava",
+    "agent",
+    "tv",
+)
 OBJ = {name: i for i, name in enumerate(OBJECTS)}
 COLOURS = ("red", "green", "blue", "purple", "yellow", "grey")
 COLOUR = {name: i for i, name in enumerate(COLOURS)}

@@ -67,8 +67,11 @@ class ObstructedMaze(Task):
         k_key, k_ball, k_agent = jax.random.split(key, 3)
         grid = jnp.asarray(self._walls)
         grid = place(grid, doors.position(0, 0, 0), O.door(0, O.DOOR_LOCKED) + 3 * colours[0])
-        grid = place(grid, sample_cell(k_key, interior_mask(shape, 0, 0, ROOM_SIZE) & (grid == O.EMPTY)),
-                     O.key(0) + colours[0])
+        grid = place(
+            grid,
+            sample_cell(k_key, interior_mask(shape, 0, 0, ROOM_SIZE) & (grid == O.EMPTY)),
+            O.key(0) + colours[0],
+        )
         # MiniGrid's reject_next_to against the stale default agent position (x=8, y=3).
         rows, cols = jnp.arange(shape[0])[:, None], jnp.arange(shape[1])[None, :]
         near_default = jnp.abs(rows - 3) + jnp.abs(cols - 8) < 2
@@ -86,11 +89,16 @@ class ObstructedMaze(Task):
         grid = place(grid, doors.position(1, 1, 0), O.door(0, O.DOOR_CLOSED) + 3 * colours[0])
         # add_door(side room, door_idx=(0 + k) % 4, colour perm[(0 + k) % 6]) for k = -1, 1.
         for k_box, door_idx, colour in ((k_box_up, 3, colours[5]), (k_box_down, 1, colours[1])):
-            grid = place(grid, doors.position(2, 1, door_idx), O.door(0, O.DOOR_LOCKED) + 3 * colour)
+            grid = place(
+                grid, doors.position(2, 1, door_idx), O.door(0, O.DOOR_LOCKED) + 3 * colour
+            )
             box_code = O.box(BOX_COLOUR, 0) + colour  # box(c, k) = box(c, 0) + k
             grid = place(grid, sample_cell(k_box, side_room & (grid == O.EMPTY)), box_code)
         ball_code = jnp.uint8(O.ball(BALL_COLOUR))
-        grid = place(grid, sample_cell(k_ball, interior_mask(shape, 2, 0, ROOM_SIZE) & (grid == O.EMPTY)),
-                     ball_code)
+        grid = place(
+            grid,
+            sample_cell(k_ball, interior_mask(shape, 2, 0, ROOM_SIZE) & (grid == O.EMPTY)),
+            ball_code,
+        )
         agent_pos, agent_dir = sample_pose(k_agent, grid, rect_mask(shape, 2, 1, ROOM_SIZE))
         return Layout(grid=grid, agent_pos=agent_pos, agent_dir=agent_dir, target=ball_code)

@@ -34,16 +34,18 @@ def room_top(i: int, j: int, room_size: int) -> tuple[int, int]:
     return j * (room_size - 1), i * (room_size - 1)
 
 
-def interior_mask(shape: tuple[int, int], i: int | jax.Array, j: int | jax.Array,
-                  room_size: int) -> jax.Array:
+def interior_mask(
+    shape: tuple[int, int], i: int | jax.Array, j: int | jax.Array, room_size: int
+) -> jax.Array:
     """Bool mask of the interior cells of room ``(i, j)`` (indices may be traced)."""
     step = room_size - 1
     top, left = j * step, i * step
     return region_mask(*shape, top + 1, left + 1, top + step, left + step)
 
 
-def rect_mask(shape: tuple[int, int], i: int | jax.Array, j: int | jax.Array,
-              room_size: int) -> jax.Array:
+def rect_mask(
+    shape: tuple[int, int], i: int | jax.Array, j: int | jax.Array, room_size: int
+) -> jax.Array:
     """Bool mask of room ``(i, j)`` walls included (MiniGrid's ``room.top, room.size``)."""
     step = room_size - 1
     top, left = j * step, i * step
@@ -68,12 +70,17 @@ class DoorPositions:
         elif k == 3:
             j, k = j - 1, 1
         if k == 0:
-            return jnp.stack([j * step + self.right[j, i], jnp.asarray((i + 1) * step)]).astype(jnp.int32)
-        return jnp.stack([jnp.asarray((j + 1) * step), i * step + self.down[j, i]]).astype(jnp.int32)
+            return jnp.stack([j * step + self.right[j, i], jnp.asarray((i + 1) * step)]).astype(
+                jnp.int32
+            )
+        return jnp.stack([jnp.asarray((j + 1) * step), i * step + self.down[j, i]]).astype(
+            jnp.int32
+        )
 
 
-def sample_pose(key: jax.Array, grid: jax.Array, cells: jax.Array,
-                clear_front: bool = True) -> tuple[jax.Array, jax.Array]:
+def sample_pose(
+    key: jax.Array, grid: jax.Array, cells: jax.Array, clear_front: bool = True
+) -> tuple[jax.Array, jax.Array]:
     """A uniform (position, direction) pair among empty ``cells``.
 
     With ``clear_front`` the agent never starts facing anything but an empty cell or a

@@ -43,7 +43,14 @@ _add("MultiRoom-N2-S4", MultiRoom, num_rooms=2, max_room_size=4)
 _add("MultiRoom-N4-S5", MultiRoom, num_rooms=4, max_room_size=5)
 _add("MultiRoom-N6", MultiRoom, num_rooms=6, max_room_size=10)
 _add("MultiRoom-N7-S8", MultiRoom, num_rooms=7, max_room_size=8)
-_add("MultiRoom-N12-S10", MultiRoom, num_rooms=12, max_room_size=10, size_decay=0.8, parallel_chains=8)
+_add(
+    "MultiRoom-N12-S10",
+    MultiRoom,
+    num_rooms=12,
+    max_room_size=10,
+    size_decay=0.8,
+    parallel_chains=8,
+)
 _add("KeyCorridorS3R1", KeyCorridor, room_size=3, num_rows=1)
 _add("KeyCorridorS3R3", KeyCorridor, room_size=3, num_rows=3)
 _add("KeyCorridorS4R3", KeyCorridor, room_size=4, num_rows=3)

@@ -14,14 +14,18 @@ from collections.abc import Callable
 
 import jax
 
-TASKS = {"DoorKey-8x8": ("MiniGrid-DoorKey-8x8", "Navix-DoorKey-8x8-v0"),
-         "Empty-8x8": ("MiniGrid-Empty-8x8", "Navix-Empty-8x8-v0")}
+TASKS = {
+    "DoorKey-8x8": ("MiniGrid-DoorKey-8x8", "Navix-DoorKey-8x8-v0"),
+    "Empty-8x8": ("MiniGrid-Empty-8x8", "Navix-Empty-8x8-v0"),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``explore bench envs``."""
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), help="tasks to measure")
-    parser.add_argument("--batches", nargs="+", type=int, default=[1, 256, 4096], help="batch sizes")
+    parser.add_argument(
+        "--batches", nargs="+", type=int, default=[1, 256, 4096], help="batch sizes"
+    )
     parser.add_argument("--steps", type=int, default=200, help="batched steps per timed call")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls (best is kept)")
     parser.add_argument("--no-peers", action="store_true", help="skip xminigrid and navix")
@@ -52,7 +56,8 @@ def ours(name: str, batch: int, steps: int, **kwargs) -> Callable:
             ka, ks = jax.random.split(k)
             actions = jax.random.randint(ka, (batch,), 0, n)
             _, state, reward, *_ = jax.vmap(env.step, (0, 0, 0, None))(
-                jax.random.split(ks, batch), state, actions, params)
+                jax.random.split(ks, batch), state, actions, params
+            )
             return state, reward.sum()
 
         return jax.lax.scan(body, state, jax.random.split(key, steps))[1].sum()
@@ -110,14 +115,18 @@ def run(args: argparse.Namespace) -> list[dict]:
             total = batch * args.steps
             measured = {
                 "ours": total / _time(ours(task, batch, args.steps), key, args.repeats),
-                "ours (see-through)": total / _time(
-                    ours(task, batch, args.steps, see_through_walls=True), key, args.repeats),
+                "ours (see-through)": total
+                / _time(ours(task, batch, args.steps, see_through_walls=True), key, args.repeats),
             }
             if not args.no_peers:
-                for label, factory, peer_name in (("xminigrid", xminigrid_rollout, xm_name),
-                                                  ("navix", navix_rollout, nx_name)):
+                for label, factory, peer_name in (
+                    ("xminigrid", xminigrid_rollout, xm_name),
+                    ("navix", navix_rollout, nx_name),
+                ):
                     try:
-                        measured[label] = total / _time(factory(peer_name, batch, args.steps), key, args.repeats)
+                        measured[label] = total / _time(
+                            factory(peer_name, batch, args.steps), key, args.repeats
+                        )
                     except Exception as err:  # a peer that fails to build is reported, not fatal
                         measured[label] = float("nan")
                         print(f"{label} {peer_name}: {type(err).__name__}: {err}")
@@ -125,10 +134,11 @@ def run(args: argparse.Namespace) -> list[dict]:
             row.update({f"{k} steps/s": v for k, v in measured.items()})
             if "xminigrid" in measured:
                 row["ours / xminigrid"] = measured["ours"] / measured["xminigrid"]
-                row["see-through / xminigrid"] = measured["ours (see-through)"] / measured["xminigrid"]
+                row["see-through / xminigrid"] = (
+                    measured["ours (see-through)"] / measured["xminigrid"]
+                )
                 faster = max(measured["xminigrid"], measured.get("navix", 0.0))
                 row["see-through / faster peer"] = measured["ours (see-through)"] / faster
             rows.append(row)
             print(row, flush=True)
     return rows
-

@@ -7,8 +7,11 @@ import argparse
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``explore envs``."""
-    parser = subparsers.add_parser("envs", help="list registered environments",
-                                   description="List every registered environment with its size and episode limit.")
+    parser = subparsers.add_parser(
+        "envs",
+        help="list registered environments",
+        description="List every registered environment with its size and episode limit.",
+    )
     parser.set_defaults(func=run)
 
 

@@ -19,9 +19,15 @@ def _fields_epilog() -> str:
     lines = [f"  {name:<{width}}  {default:<12} {doc}" for name, default, doc in rows]
     lines.append(f"  {'seeds':<{width}}  {'0':<12} seeds to train, vmapped: 0-4 or 1,3,5")
     lines.append(f"  {'out':<{width}}  {'runs/default':<12} root folder of the run store")
-    lines.append(f"  {'env.<name>':<{width}}  {'':<12} any env option (contexts, noisy_tv, sticky_actions, ...)")
-    lines.append(f"  {'bonus.<name>':<{width}}  {'':<12} any field of the bonus (e.g. bonus.lr=1e-4)")
-    return "fields (key=value, dotted keys for nested ones):\n" + "\n".join(lines) + "\n\n" + EXAMPLES
+    lines.append(
+        f"  {'env.<name>':<{width}}  {'':<12} any env option (contexts, noisy_tv, sticky_actions, ...)"
+    )
+    lines.append(
+        f"  {'bonus.<name>':<{width}}  {'':<12} any field of the bonus (e.g. bonus.lr=1e-4)"
+    )
+    return (
+        "fields (key=value, dotted keys for nested ones):\n" + "\n".join(lines) + "\n\n" + EXAMPLES
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -34,8 +40,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         epilog=_fields_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config fields (see below)")
-    parser.add_argument("--config", default=None, help="YAML file with config fields (loaded safely)")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="key=value", help="config fields (see below)"
+    )
+    parser.add_argument(
+        "--config", default=None, help="YAML file with config fields (loaded safely)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 

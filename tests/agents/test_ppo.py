@@ -31,7 +31,9 @@ def test_gae_bootstraps_through_truncation_not_termination():
 def test_rollout_bootstrap_uses_final_observation():
     """On a tiny time limit every episode truncates; next_obs must be the final observation."""
     env, params = envs.make("Empty-5x5", max_steps=3)
-    cfg = PPOConfig(num_envs=2, num_steps=6, total_steps=12, hidden=8, num_minibatches=1, update_epochs=1)
+    cfg = PPOConfig(
+        num_envs=2, num_steps=6, total_steps=12, hidden=8, num_minibatches=1, update_epochs=1
+    )
     ppo = PPO(env, params, None, cfg)
     state = ppo.init(jax.random.PRNGKey(0))
     captured = {}
@@ -76,9 +78,12 @@ def test_vmapped_seeds_differ_and_match_single_seed(empty_run):
     ppo, final, _ = empty_run
     p0 = jax.tree.leaves(final.train.params)[0]
     assert not np.allclose(p0[0], p0[1])  # two seeds, two different runs
-    single, _ = jax.jit(ppo.run, static_argnums=1)(jax.jit(ppo.init)(jax.random.split(jax.random.PRNGKey(0), 2)[1]), 3)
+    single, _ = jax.jit(ppo.run, static_argnums=1)(
+        jax.jit(ppo.init)(jax.random.split(jax.random.PRNGKey(0), 2)[1]), 3
+    )
     batched, _ = jax.jit(jax.vmap(lambda s: ppo.run(s, 3)))(
-        ppo.init_seeds(jax.random.split(jax.random.PRNGKey(0), 2)))
+        ppo.init_seeds(jax.random.split(jax.random.PRNGKey(0), 2))
+    )
     a = jax.tree.leaves(single.train.params)[0]
     b = jax.tree.leaves(batched.train.params)[0][1]
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
@@ -88,7 +93,15 @@ def test_gru_and_intrinsic_paths_run():
     import agents.bonuses
 
     env, params = envs.make("Empty-5x5")
-    cfg = PPOConfig(num_envs=4, num_steps=8, total_steps=64, hidden=16, gru=8, num_minibatches=2, update_epochs=1)
+    cfg = PPOConfig(
+        num_envs=4,
+        num_steps=8,
+        total_steps=64,
+        hidden=16,
+        gru=8,
+        num_minibatches=2,
+        update_epochs=1,
+    )
     ppo = PPO(env, params, agents.bonuses.make("count"), cfg)
     state, metrics = jax.jit(ppo.train)(jax.random.PRNGKey(1))
     assert np.isfinite(np.asarray(metrics["loss/total"])).all()

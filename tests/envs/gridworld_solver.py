@@ -75,8 +75,17 @@ def solvable(grid: np.ndarray, agent_pos: np.ndarray, target: int) -> bool:
 
 def ascii_grid(grid: np.ndarray, agent_pos: np.ndarray | None = None) -> str:
     """A one-character-per-cell picture, handy in assertion messages."""
-    chars = {"empty": ".", "wall": "#", "goal": "G", "lava": "~", "key": "k", "ball": "o",
-             "box": "b", "floor": "_", "unseen": "?"}
+    chars = {
+        "empty": ".",
+        "wall": "#",
+        "goal": "G",
+        "lava": "~",
+        "key": "k",
+        "ball": "o",
+        "box": "b",
+        "floor": "_",
+        "unseen": "?",
+    }
     lines = []
     for r, row in enumerate(np.asarray(grid)):
         line = ""

@@ -40,8 +40,12 @@ class FixedTask(Task):
         self._pos, self._dir, self._target = agent_pos, agent_dir, target
 
     def generate(self, key):
-        return Layout(jnp.asarray(self._grid), jnp.asarray(self._pos, jnp.int32),
-                      jnp.asarray(self._dir, jnp.int32), jnp.asarray(self._target, jnp.uint8))
+        return Layout(
+            jnp.asarray(self._grid),
+            jnp.asarray(self._pos, jnp.int32),
+            jnp.asarray(self._dir, jnp.int32),
+            jnp.asarray(self._target, jnp.uint8),
+        )
 
 
 W, E, G, LV = O.WALL, O.EMPTY, O.GOAL, O.LAVA
@@ -64,15 +68,36 @@ def run(env, actions, key=0):
     _, state = env.reset(jax.random.PRNGKey(key))
     out = []
     for i, a in enumerate(actions):
-        _obs, state, reward, term, trunc, info = step(jax.random.PRNGKey(i), state, a, env.default_params)
+        _obs, state, reward, term, trunc, info = step(
+            jax.random.PRNGKey(i), state, a, env.default_params
+        )
         out.append((state, float(reward), bool(term), bool(trunc), int(info["event"])))
     return out
 
 
 def test_pickup_drop_toggle_and_locked_door():
     env = GridWorld(FixedTask(RULES, (1, 1)), "rules")
-    actions = [RIGHT, PICKUP, LEFT, FORWARD, TOGGLE, FORWARD, DROP, RIGHT, PICKUP, RIGHT, DROP,
-               LEFT, PICKUP, LEFT, TOGGLE, TOGGLE, TOGGLE, FORWARD, FORWARD]
+    actions = [
+        RIGHT,
+        PICKUP,
+        LEFT,
+        FORWARD,
+        TOGGLE,
+        FORWARD,
+        DROP,
+        RIGHT,
+        PICKUP,
+        RIGHT,
+        DROP,
+        LEFT,
+        PICKUP,
+        LEFT,
+        TOGGLE,
+        TOGGLE,
+        TOGGLE,
+        FORWARD,
+        FORWARD,
+    ]
     out = run(env, actions)
     caption = [env.caption(e) for *_, e in out]
     state = [s for s, *_ in out]
@@ -83,8 +108,11 @@ def test_pickup_drop_toggle_and_locked_door():
     assert int(state[8].carrying) == O.key(RED), "cannot pick up with full hands"
     assert caption[10] == "You drop the red key." and int(state[10].carrying) == O.EMPTY
     assert caption[12] == "You pick up the yellow key."
-    assert caption[14:17] == ["You unlock the yellow door.", "You close the yellow door.",
-                              "The yellow door opens."]
+    assert caption[14:17] == [
+        "You unlock the yellow door.",
+        "You close the yellow door.",
+        "The yellow door opens.",
+    ]
     assert [t for _, _, t, _, _ in out] == [False] * 18 + [True]
     assert caption[18] == "You reach the goal."
     assert out[-1][1] == pytest.approx(1 - 0.9 * 19 / 100)
@@ -132,7 +160,10 @@ def shared():
     if not SHARED:
         env, params = envs.make("DoorKey-5x5", sticky_actions=0.3, noisy_tv=True)
         SHARED.update(
-            env=env, params=params, reset=jax.jit(env.reset), step=jax.jit(env.step),
+            env=env,
+            params=params,
+            reset=jax.jit(env.reset),
+            step=jax.jit(env.step),
             vreset=jax.jit(jax.vmap(env.reset, in_axes=(0, None))),
             vstep=jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None))),
             vstep_env=jax.jit(jax.vmap(env.step_env, in_axes=(0, 0, 0, None))),
@@ -154,7 +185,11 @@ def rollout(key, n=40):
 
 
 def test_determinism_under_a_seed():
-    a, b, c = rollout(jax.random.PRNGKey(1)), rollout(jax.random.PRNGKey(1)), rollout(jax.random.PRNGKey(2))
+    a, b, c = (
+        rollout(jax.random.PRNGKey(1)),
+        rollout(jax.random.PRNGKey(1)),
+        rollout(jax.random.PRNGKey(2)),
+    )
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
@@ -169,8 +204,14 @@ def test_vmapped_step_equals_single_steps():
         step_keys = jax.random.split(keys[0], n)
         batched = jax.tree.map(np.asarray, sh["vstep"](step_keys, states, actions, params))
         for i in range(n):
-            single = sh["step"](step_keys[i], jax.tree.map(lambda x, i=i: x[i], states), actions[i], params)
-            jax.tree.map(lambda b, s, i=i: np.testing.assert_array_equal(b[i], np.asarray(s)), batched, single)
+            single = sh["step"](
+                step_keys[i], jax.tree.map(lambda x, i=i: x[i], states), actions[i], params
+            )
+            jax.tree.map(
+                lambda b, s, i=i: np.testing.assert_array_equal(b[i], np.asarray(s)),
+                batched,
+                single,
+            )
         states, keys = batched[1], jax.random.split(step_keys[-1], n)
 
 
@@ -201,7 +242,10 @@ def test_contexts(contexts):
     env, _params = envs.make("DoorKey-8x8", contexts=contexts, env_seed=3)
     keys = jax.random.split(jax.random.PRNGKey(0), 300)
     _, states = jax.jit(jax.vmap(env.reset))(keys)
-    layouts = {bytes(np.asarray(g)) + bytes(np.asarray(p)) for g, p in zip(states.grid, states.agent_pos, strict=True)}
+    layouts = {
+        bytes(np.asarray(g)) + bytes(np.asarray(p))
+        for g, p in zip(states.grid, states.agent_pos, strict=True)
+    }
     if contexts == 0:
         assert len(layouts) > 250 and np.all(np.asarray(states.layout_id) == -1)
     else:
@@ -209,7 +253,9 @@ def test_contexts(contexts):
         assert set(np.asarray(states.layout_id).tolist()) == set(range(contexts))
     if contexts == 1:  # auto-reset draws from the same pool
         _, state = env.reset(jax.random.PRNGKey(1))
-        _, after, *_ = env.step(jax.random.PRNGKey(2), state.replace(step_count=jnp.int32(10**6)), LEFT)
+        _, after, *_ = env.step(
+            jax.random.PRNGKey(2), state.replace(step_count=jnp.int32(10**6)), LEFT
+        )
         np.testing.assert_array_equal(after.grid, state.grid)
         assert int(after.step_count) == 0
     if contexts == 5:  # the pool depends on env_seed
@@ -247,15 +293,19 @@ def test_sticky_actions():
     always = GridWorld(FixedTask(RULES, (1, 1)), "sticky", sticky_actions=1.0)
     params = always.default_params
     _, state = always.reset(jax.random.PRNGKey(0))
-    _, state, *_ = always.step_env(jax.random.PRNGKey(1), state, LEFT, params)  # first step: never sticky
+    _, state, *_ = always.step_env(
+        jax.random.PRNGKey(1), state, LEFT, params
+    )  # first step: never sticky
     _, state, *_ = always.step_env(jax.random.PRNGKey(2), state, RIGHT, params)
     assert int(state.agent_dir) == 2, "RIGHT was replaced by the previous LEFT"
 
     sh = shared()  # sticky_actions=0.3
     keys = jax.random.split(jax.random.PRNGKey(3), 4000)
     _, states = sh["vreset"](keys, sh["params"])
-    states = states.replace(step_count=jnp.ones_like(states.step_count),
-                            prev_action=jnp.full_like(states.prev_action, LEFT))
+    states = states.replace(
+        step_count=jnp.ones_like(states.step_count),
+        prev_action=jnp.full_like(states.prev_action, LEFT),
+    )
     _, after, *_ = sh["vstep_env"](keys, states, jnp.full(4000, RIGHT), sh["params"])
     repeated = np.mean(np.asarray(after.prev_action) == LEFT)
     assert 0.26 < repeated < 0.34
@@ -266,8 +316,14 @@ class Blank(MiniGridEnv):
     """A MiniGrid env whose grid, agent and carried object are set from outside."""
 
     def __init__(self, width: int, height: int) -> None:
-        super().__init__(mission_space=MissionSpace(mission_func=lambda: ""), width=width,
-                         height=height, max_steps=10**6, see_through_walls=False, agent_view_size=7)
+        super().__init__(
+            mission_space=MissionSpace(mission_func=lambda: ""),
+            width=width,
+            height=height,
+            max_steps=10**6,
+            see_through_walls=False,
+            agent_view_size=7,
+        )
 
     def _gen_grid(self, width, height):
         self.grid = Grid(width, height)
@@ -325,8 +381,12 @@ def test_observations_and_moves_match_minigrid(name):
             obs, state, _reward, term, _, _ = step(jax.random.PRNGKey(t), state, action, params)
             mg_obs, *_ = mg.step(action)
             image = mg_obs["image"].transpose(1, 0, 2)
-            np.testing.assert_array_equal(np.asarray(obs), image, err_msg=f"{name} ep {episode} t {t}")
-            assert (int(state.agent_pos[1]), int(state.agent_pos[0])) == tuple(int(v) for v in mg.agent_pos)
+            np.testing.assert_array_equal(
+                np.asarray(obs), image, err_msg=f"{name} ep {episode} t {t}"
+            )
+            assert (int(state.agent_pos[1]), int(state.agent_pos[0])) == tuple(
+                int(v) for v in mg.agent_pos
+            )
             assert int(state.agent_dir) == mg.agent_dir
             occluded += int(np.sum(image[..., 0] == 0))
             if bool(term):

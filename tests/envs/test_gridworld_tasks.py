@@ -83,8 +83,11 @@ def test_every_new_task_is_registered():
 def check_solvable(name):
     task, lay = task_and_layouts(name)
     assert lay.grid.shape == (NUM_LAYOUTS, task.height, task.width)
-    bad = [i for i in range(NUM_LAYOUTS)
-           if not solvable(lay.grid[i], lay.agent_pos[i], int(lay.target[i]))]
+    bad = [
+        i
+        for i in range(NUM_LAYOUTS)
+        if not solvable(lay.grid[i], lay.agent_pos[i], int(lay.target[i]))
+    ]
     assert not bad, f"{len(bad)}/{NUM_LAYOUTS} unsolvable, e.g.\n" + ascii_grid(
         lay.grid[bad[0]], lay.agent_pos[bad[0]]
     )
@@ -102,7 +105,9 @@ def check_basics(name):
         else:
             assert int((lay.grid[i] == lay.target[i]).sum()) == 1
     # Layouts are random: most of them differ (Empty is the one fixed task).
-    distinct = len({g.tobytes() + p.tobytes() for g, p in zip(lay.grid, lay.agent_pos, strict=True)})
+    distinct = len(
+        {g.tobytes() + p.tobytes() for g, p in zip(lay.grid, lay.agent_pos, strict=True)}
+    )
     if name.startswith("Empty"):
         assert distinct == 1
     else:  # tiny grids (DoorKey-5x5, KeyCorridorS3R1) have only a few layouts
@@ -121,8 +126,12 @@ def check_fourrooms(name):
     for grid in lay.grid:
         mid = grid.shape[0] // 2
         # One gap in each half of each inner wall, none anywhere else.
-        assert (grid[1:mid, mid] != O.WALL).sum() == 1 and (grid[mid + 1 : -1, mid] != O.WALL).sum() == 1
-        assert (grid[mid, 1:mid] != O.WALL).sum() == 1 and (grid[mid, mid + 1 : -1] != O.WALL).sum() == 1
+        assert (grid[1:mid, mid] != O.WALL).sum() == 1 and (
+            grid[mid + 1 : -1, mid] != O.WALL
+        ).sum() == 1
+        assert (grid[mid, 1:mid] != O.WALL).sum() == 1 and (
+            grid[mid, mid + 1 : -1] != O.WALL
+        ).sum() == 1
         assert grid[mid, mid] == O.WALL and np.all(grid[[0, -1], :] == O.WALL)
 
 
@@ -141,7 +150,9 @@ def check_multiroom(name):
 
 def check_keycorridor(name):
     task, lay = task_and_layouts(name)
-    for grid, pos, direction, target in zip(lay.grid, lay.agent_pos, lay.agent_dir, lay.target, strict=True):
+    for grid, pos, direction, target in zip(
+        lay.grid, lay.agent_pos, lay.agent_dir, lay.target, strict=True
+    ):
         locked = np.flatnonzero(O.TABLES["obs"][grid][..., 2].reshape(-1) == O.DOOR_LOCKED)
         assert count(grid, "door", O.DOOR_LOCKED) == 1
         lock_colour = O.TABLES["obs"][grid.reshape(-1)[locked[0]]][1]
@@ -153,22 +164,32 @@ def check_keycorridor(name):
         ball_col = np.argwhere(grid == target)[0][1]
         key_col = np.argwhere(kinds(grid) == O.OBJ["key"])[0][1]
         assert ball_col > 2 * step and key_col < step and step <= pos[1] <= 2 * step
-        assert O.TABLES["obs"][front_code(grid, pos, direction)][2] != O.DOOR_LOCKED or \
-            kinds(grid)[tuple(pos + DIR_STEPS[direction])] != O.OBJ["door"]
+        assert (
+            O.TABLES["obs"][front_code(grid, pos, direction)][2] != O.DOOR_LOCKED
+            or kinds(grid)[tuple(pos + DIR_STEPS[direction])] != O.OBJ["door"]
+        )
 
 
 def check_obstructedmaze(name):
     _, lay = task_and_layouts(name)
-    for grid, pos, direction, target in zip(lay.grid, lay.agent_pos, lay.agent_dir, lay.target, strict=True):
+    for grid, pos, direction, target in zip(
+        lay.grid, lay.agent_pos, lay.agent_dir, lay.target, strict=True
+    ):
         assert int(target) == O.ball(O.COLOUR["blue"]) and count(grid, "ball") == 1
         assert front_code(grid, pos, direction) in (O.EMPTY, O.WALL), "never starts facing a thing"
         enc = O.TABLES["obs"][grid]
-        locked = sorted(enc[(enc[..., 0] == O.OBJ["door"]) & (enc[..., 2] == O.DOOR_LOCKED)][:, 1].tolist())
+        locked = sorted(
+            enc[(enc[..., 0] == O.OBJ["door"]) & (enc[..., 2] == O.DOOR_LOCKED)][:, 1].tolist()
+        )
         if name.endswith("1Dl"):
             assert len(locked) == 1 and count(grid, "box") == 0
             assert enc[enc[..., 0] == O.OBJ["key"]][:, 1].tolist() == locked
         else:
-            assert len(locked) == 2 and count(grid, "key") == 0 and count(grid, "door", O.DOOR_CLOSED) == 1
+            assert (
+                len(locked) == 2
+                and count(grid, "key") == 0
+                and count(grid, "door", O.DOOR_CLOSED) == 1
+            )
             boxes = grid[kinds(grid) == O.OBJ["box"]]
             assert np.all(enc[kinds(grid) == O.OBJ["box"]][:, 1] == O.COLOUR["grey"])
             hidden = sorted(int(O.TABLES["obs"][O.TABLES["toggled"][b]][1]) for b in boxes)

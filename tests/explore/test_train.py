@@ -13,8 +13,16 @@ from explore.cli import main
 from explore.config import build_config, load_config, parse_seeds
 from explore.train import train
 
-TINY = ["env=Empty-5x5", "total_steps=512", "log_every=2", "ppo.num_envs=4", "ppo.num_steps=16",
-        "ppo.hidden=8", "ppo.update_epochs=1", "ppo.num_minibatches=1"]
+TINY = [
+    "env=Empty-5x5",
+    "total_steps=512",
+    "log_every=2",
+    "ppo.num_envs=4",
+    "ppo.num_steps=16",
+    "ppo.hidden=8",
+    "ppo.update_epochs=1",
+    "ppo.num_minibatches=1",
+]
 
 
 def tiny(*extra: str):
@@ -36,7 +44,12 @@ def test_run_store_files(tmp_path):
         assert "jax" in versions["packages"]
         metrics = pd.read_parquet(run.path / "metrics.parquet")
         assert list(metrics.columns) == ["step", "metric", "value"]
-        assert {"episode_return", "success_rate", "intrinsic_reward_mean", "steps_per_second"} <= set(metrics.metric)
+        assert {
+            "episode_return",
+            "success_rate",
+            "intrinsic_reward_mean",
+            "steps_per_second",
+        } <= set(metrics.metric)
         assert metrics.step.max() == 512
         coverage = np.load(run.path / "coverage.npy", allow_pickle=False)
         assert coverage.shape == (5, 5) and coverage.sum() == 512
@@ -59,11 +72,27 @@ def test_resume_is_bit_identical(tmp_path):
     assert a.files == b.files
     for name in a.files:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
-    ma = pd.read_parquet(full.path / "metrics.parquet").drop(columns="value").sort_values(["step", "metric"])
-    mb = pd.read_parquet(part.path / "metrics.parquet").drop(columns="value").sort_values(["step", "metric"])
+    ma = (
+        pd.read_parquet(full.path / "metrics.parquet")
+        .drop(columns="value")
+        .sort_values(["step", "metric"])
+    )
+    mb = (
+        pd.read_parquet(part.path / "metrics.parquet")
+        .drop(columns="value")
+        .sort_values(["step", "metric"])
+    )
     assert ma.reset_index(drop=True).equals(mb.reset_index(drop=True))
-    va = pd.read_parquet(full.path / "metrics.parquet").query("metric == 'episode_return'").value.to_numpy()
-    vb = pd.read_parquet(part.path / "metrics.parquet").query("metric == 'episode_return'").value.to_numpy()
+    va = (
+        pd.read_parquet(full.path / "metrics.parquet")
+        .query("metric == 'episode_return'")
+        .value.to_numpy()
+    )
+    vb = (
+        pd.read_parquet(part.path / "metrics.parquet")
+        .query("metric == 'episode_return'")
+        .value.to_numpy()
+    )
     np.testing.assert_array_equal(va, vb)
 
 
@@ -117,7 +146,9 @@ def test_config_errors_name_the_field():
     with pytest.raises(ValueError, match=r"seeds"):
         parse_seeds("3-1")
     assert parse_seeds("0-2") == [0, 1, 2] and parse_seeds("1,5") == [1, 5]
-    assert load_config(None, ["total_steps=5e6", "lr=3e-4", "env.contexts=1"]).total_steps == 5_000_000
+    assert (
+        load_config(None, ["total_steps=5e6", "lr=3e-4", "env.contexts=1"]).total_steps == 5_000_000
+    )
 
 
 def test_cli_reports_bad_names(capsys):
