@@ -7,6 +7,7 @@ the PNG bytes (for embedding in the self-contained HTML report).
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")  # headless: reports are written on servers
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 
 __all__ = [
@@ -49,6 +51,29 @@ plt.rcParams.update(
 
 def _colour(i: int) -> str:
     return OKABE_ITO[i % len(OKABE_ITO)]
+
+
+def _marker(i: int) -> str:
+    # Period 7 against the palette's 8: colour + marker stay unique for 56 lines.
+    return _MARKERS[i % (len(_MARKERS) - 1)]
+
+
+def _size(count: int) -> tuple[float, float]:
+    # Room on the right for an outside legend (see _legend) without shrinking the axes.
+    return (5.5, 4.0) if count <= 5 else (9.5, 4.0)
+
+
+def _legend(ax: plt.Axes, count: int) -> None:
+    """Inside the axes for a few lines; outside on the right when it would cover them."""
+    if count <= 5:
+        ax.legend(frameon=False, fontsize=9)
+    else:
+        ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+
+
+def _band(lines: Mapping[str, object]) -> float:
+    # Many overlapping interval bands turn into one grey smear; fade them as lines grow.
+    return 0.2 if len(lines) <= 5 else 0.08
 
 
 def save(fig: plt.Figure, out_dir: Path, name: str) -> bytes:
@@ -97,15 +122,17 @@ def performance_profiles(
     xlabel: str = "Normalised score τ",
 ) -> plt.Figure:
     """Score distributions: fraction of runs with score > τ, with interval bands."""
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = plt.subplots(figsize=_size(len(profiles)))
     for i, (alg, profile) in enumerate(profiles.items()):
         ax.plot(taus, profile, color=_colour(i), ls=_STYLES[i % len(_STYLES)], lw=2, label=alg)
-        ax.fill_between(taus, intervals[alg][0], intervals[alg][1], color=_colour(i), alpha=0.2)
+        ax.fill_between(
+            taus, intervals[alg][0], intervals[alg][1], color=_colour(i), alpha=_band(profiles)
+        )
     ax.set_xlabel(xlabel)
     ax.set_ylabel("Fraction of runs with score > τ")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(frameon=False, fontsize=9)
+    _legend(ax, len(profiles))
     ax.set_title("Performance profiles")
     fig.tight_layout()
     return fig
@@ -119,23 +146,26 @@ def sample_efficiency(
     ylabel: str = "IQM normalised score",
 ) -> plt.Figure:
     """IQM against training steps, with 95% interval bands."""
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = plt.subplots(figsize=_size(len(points)))
     for i, (alg, curve) in enumerate(points.items()):
         ax.plot(
             steps,
             curve,
             color=_colour(i),
             ls=_STYLES[i % len(_STYLES)],
-            marker=_MARKERS[i % len(_MARKERS)],
+            marker=_marker(i),
             markersize=4,
             lw=2,
             label=alg,
         )
-        ax.fill_between(steps, intervals[alg][0], intervals[alg][1], color=_colour(i), alpha=0.2)
+        ax.fill_between(
+            steps, intervals[alg][0], intervals[alg][1], color=_colour(i), alpha=_band(points)
+        )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    ax.legend(frameon=False, fontsize=9)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))  # 200k, 1M
+    _legend(ax, len(points))
     ax.set_title("Sample efficiency")
     fig.tight_layout()
     return fig
@@ -163,18 +193,31 @@ def poi_matrix(names: Sequence[str], point: np.ndarray) -> plt.Figure:
 
 
 def coverage_heatmaps(task: str, maps: Mapping[str, np.ndarray]) -> plt.Figure:
-    """Mean visit counts per cell, one panel per algorithm, on a shared log colour scale."""
+    """Mean visit counts per cell, one panel per algorithm, on a shared log colour scale.
+
+    Panels wrap onto rows of at most four so that long labels (``ppo+rnd
+    env_kwargs.contexts=0``) stay readable; titles are wrapped at spaces.
+    """
     algs = list(maps)
-    fig, axes = plt.subplots(1, len(algs), figsize=(3.2 * len(algs) + 1, 3.4), squeeze=False)
+    ncols = min(4, len(algs))
+    nrows = -(-len(algs) // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(3.3 * ncols + 1.2, 3.6 * nrows + 0.4), squeeze=False
+    )
     logs = {a: np.log10(1.0 + np.asarray(m, dtype=np.float64)) for a, m in maps.items()}
     vmax = max(float(v.max()) for v in logs.values()) or 1.0
     image = None
-    for i, (ax, alg) in enumerate(zip(axes[0], algs, strict=True)):
+    for i, ax in enumerate(axes.flat):
+        if i >= len(algs):
+            ax.set_axis_off()
+            continue
+        alg = algs[i]
         image = ax.imshow(logs[alg], cmap="viridis", vmin=0, vmax=vmax, origin="upper")
-        ax.set_title(alg, fontsize=10)
-        ax.set_xlabel("x (column)")
-        if i == 0:  # shared rows: one label avoids overlapping the neighbouring panel
+        ax.set_title(textwrap.fill(alg, 26), fontsize=9)
+        if i // ncols == nrows - 1 or i + ncols >= len(algs):
+            ax.set_xlabel("x (column)")
+        if i % ncols == 0:  # shared rows: one label avoids overlapping the neighbouring panel
             ax.set_ylabel("y (row)")
-    fig.colorbar(image, ax=list(axes[0]), label="log10(1 + mean visits)")
+    fig.colorbar(image, ax=list(axes.flat), label="log10(1 + mean visits)", shrink=0.8)
     fig.suptitle(f"State visitation: {task}")
     return fig
