@@ -127,4 +127,29 @@ def make(spec: str, **cfg: Any) -> Bonus:
     return factory(*args, **kwargs)
 
 
-__all__ = ["Bonus", "Transitions", "make", "parse_spec", "register", "registered"]
+def accepted_kwargs(spec: str, context: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``context`` that the bonus named by ``spec`` accepts as keywords.
+
+    Composites (``product(oni(...), rnd)``) pass the run's context (``captions``, ``task``)
+    down with this, so each part gets what it understands and nothing else.
+    """
+    _load_builtin()
+    name = parse_spec(spec)[0]
+    factory = _REGISTRY.get(name)
+    if factory is None:
+        return {}
+    params = inspect.signature(factory).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return dict(context)
+    return {k: v for k, v in context.items() if k in params}
+
+
+__all__ = [
+    "Bonus",
+    "Transitions",
+    "accepted_kwargs",
+    "make",
+    "parse_spec",
+    "register",
+    "registered",
+]

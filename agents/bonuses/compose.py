@@ -14,16 +14,20 @@ both. No class per pair.
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
-from agents.bonuses import make, register
+from agents.bonuses import accepted_kwargs, make, register
 from agents.bonuses.base import Bonus, Metrics, Transitions
 from envs.spaces import Box, Discrete
 
 
-def _build(part: str | Bonus) -> Bonus:
-    return part if isinstance(part, Bonus) else make(part)
+def _build(part: str | Bonus, context: dict[str, Any]) -> Bonus:
+    if isinstance(part, Bonus):
+        return part
+    return make(part, **accepted_kwargs(part, context))
 
 
 class Compose(Bonus):
@@ -33,8 +37,10 @@ class Compose(Bonus):
     #: how the two rewards combine: "product" or "sum"
     mode = "product"
 
-    def __init__(self, first: str | Bonus, second: str | Bonus):
-        self.first, self.second = _build(first), _build(second)
+    def __init__(self, first: str | Bonus, second: str | Bonus, **context: Any):
+        # ``context`` (e.g. an env's ``captions`` and ``task`` for ``oni``) goes to the parts
+        # that accept it.
+        self.first, self.second = _build(first, context), _build(second, context)
         self.episodic = self.first.episodic or self.second.episodic
         self.name = f"{self.mode}({self.first.name},{self.second.name})"
 
@@ -65,6 +71,40 @@ class Compose(Bonus):
         metrics["first_reward_mean"] = jnp.mean(r1)
         metrics["second_reward_mean"] = jnp.mean(r2)
         return self.combine(r1, r2).astype(jnp.float32), (s1, s2), metrics
+
+    # -- host hooks (LLM-feedback parts): forwarded to the parts that have them ----------
+    def _parts(self) -> tuple[Bonus, Bonus]:
+        return self.first, self.second
+
+    def sync(self, state: tuple, events: Any = None) -> tuple:
+        """Run each part's ``sync`` (host code between jitted chunks) on its own state."""
+        return tuple(
+            part.sync(sub, events) if hasattr(part, "sync") else sub
+            for part, sub in zip(self._parts(), state, strict=True)
+        )
+
+    def host_metrics(self) -> dict[str, float]:
+        """The parts' host-side counters, merged."""
+        out: dict[str, float] = {}
+        for part in self._parts():
+            if hasattr(part, "host_metrics"):
+                out.update(part.host_metrics())
+        return out
+
+    def close(self, wait: bool = True) -> None:
+        """Close the parts that hold background resources (labelling threads)."""
+        for part in self._parts():
+            if hasattr(part, "close"):
+                part.close(wait=wait)
+
+    @property
+    def vocabulary(self):
+        """The first part's open caption vocabulary, if any (see ``oni``)."""
+        for part in self._parts():
+            vocabulary = getattr(part, "vocabulary", None)
+            if vocabulary is not None:
+                return vocabulary
+        return None
 
     def _metrics(self, m1: Metrics, m2: Metrics) -> Metrics:
         # Prefixes keep the two parts apart even when both report e.g. "overflow_visits".

@@ -28,7 +28,9 @@ neither pure nor fast, so the two halves meet on the host between jitted chunks:
         state = bonus.sync(state)                     # copy the labels known *now* into state
     bonus.close()
 
-``observe_events`` queues the captions not yet labelled; ``sync`` refits the reward model
+``observe_events`` queues the captions not yet labelled; ``sync`` also queues every caption
+the state's ``seen`` mask recorded inside ``jit`` (so a loop that only calls ``sync`` between
+chunks, as ``explore train`` does, still reports every event), refits the reward model
 if labels arrived and writes the table into the state (same shapes, so nothing is
 recompiled; with a leading seed axis the one table is broadcast to every seed). Neither
 waits for the annotator.
@@ -69,6 +71,9 @@ class OniState:
     known: jax.Array  # bool[C]: whether the reward model has an opinion on the caption
     episodic_count: jax.Array  # i32[N, C] occurrences in the current episode (N×0 if beta=0)
     step: jax.Array
+    # bool[C]: captions that occurred since training began. ``sync`` reads it on the host and
+    # queues them for labelling, so a jitted training loop needs no callback to report them.
+    seen: jax.Array
 
 
 class OniBonus(Bonus):
@@ -121,7 +126,14 @@ class OniBonus(Bonus):
             raise ValueError(f"oni: beta must be >= 0, got {beta}")
         self.reward_model_name = reward_model
         self.annotator_spec = annotator
-        self.captions = tuple(captions) if captions is not None else None
+        from agents.llm.vocabulary import CaptionVocabulary
+
+        # A closed table (the gridworlds' env.captions) is frozen; an open vocabulary
+        # (text environments: MiniHack) grows while training and is kept by reference.
+        if captions is None or isinstance(captions, CaptionVocabulary):
+            self.captions = captions
+        else:
+            self.captions = tuple(captions)
         self.task = task or DEFAULT_TASK
         self.beta = float(beta)
         self.scale = float(scale)
@@ -160,7 +172,8 @@ class OniBonus(Bonus):
         self._observed: list[str] = []
         self._observed_set: set[str] = set()
         self._pairs: list[tuple[str, str]] = []
-        self._synced_version = -1
+        self._synced_version: tuple[int, int] = (-1, -1)
+        self._model_version = -1
         self._table: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- host side -----------------------------------------------------------------------
@@ -211,18 +224,40 @@ class OniBonus(Bonus):
         return self
 
     @property
+    def vocabulary(self):
+        """The open :class:`~agents.llm.vocabulary.CaptionVocabulary`, or None for a closed
+        caption table; host code that collects rollouts turns caption texts into codes
+        with it."""
+        from agents.llm.vocabulary import CaptionVocabulary
+
+        return self.captions if isinstance(self.captions, CaptionVocabulary) else None
+
+    def _vocabulary_version(self) -> int:
+        vocabulary = self.vocabulary
+        return -1 if vocabulary is None else vocabulary.version
+
+    @property
     def model(self):
-        """The host-side reward model (retrieval, classification or ranking)."""
-        if self._model is None:
+        """The host-side reward model (retrieval, classification or ranking); rebuilt when an
+        open vocabulary has grown, over the captions seen so far."""
+        version = self._vocabulary_version()
+        if self._model is None or version != self._model_version:
             from agents.llm import reward_models
 
             captions = self._require_captions()
+            vocabulary = self.vocabulary
+            if vocabulary is not None:
+                captions = tuple(vocabulary[: vocabulary.size])
+            self._model_version = version
+            previous = self._model
             if self.reward_model_name == "classification":
                 self._model = reward_models.Classification(captions, self._features(), l2=self.l2)
             elif self.reward_model_name == "ranking":
                 self._model = reward_models.Ranking(captions, l2=self.l2)
             else:
                 self._model = reward_models.Retrieval(captions)
+            if previous is not None and getattr(previous, "weights", None) is not None:
+                self._model.weights = previous.weights  # warm start the classifier
         return self._model
 
     def _features(self) -> Callable[[Sequence[str]], np.ndarray]:
@@ -281,10 +316,16 @@ class OniBonus(Bonus):
         """The current ``(reward f32[C], known bool[C])``, refitted if labels changed."""
         with self._host_lock:
             service = self.service
-            version = service.version
+            version = (service.version, self._vocabulary_version())
             if self._table is None or version != self._synced_version:
                 self._synced_version = version
-                self._table = self.model.table(service.labels(), service.preferences())
+                values, known = self.model.table(service.labels(), service.preferences())
+                # An open vocabulary's model covers the filled slots; pad to its capacity.
+                size = len(self._require_captions())
+                self._table = (
+                    np.pad(np.asarray(values, np.float32), (0, size - len(values))),
+                    np.pad(np.asarray(known, bool), (0, size - len(known))),
+                )
             return self._table
 
     def sync(self, state: OniState, events: Any = None) -> OniState:
@@ -295,6 +336,8 @@ class OniBonus(Bonus):
         """
         if events is not None:
             self.observe_events(events)
+        seen = np.asarray(jax.device_get(state.seen))
+        self.observe_events(np.flatnonzero(seen.reshape(-1, seen.shape[-1]).any(axis=0)))
         values, known = self.host_table()
         shape = state.reward_table.shape
         return state.replace(
@@ -331,6 +374,7 @@ class OniBonus(Bonus):
             known=jnp.asarray(known),
             episodic_count=jnp.zeros(counts, jnp.int32),
             step=jnp.zeros((), jnp.int32),
+            seen=jnp.zeros(num_captions, bool),
         )
 
     def _scan(self, state: OniState, batch: Transitions) -> tuple[jax.Array, jax.Array]:
@@ -376,7 +420,9 @@ class OniBonus(Bonus):
             "oni/known_captions": state.known.sum(),
             "oni/reward_mean": r_int.mean(),
         }
-        state = state.replace(episodic_count=counts, step=state.step + 1)
+        seen = state.seen.at[jnp.where(valid, event, 0).ravel()].set(True)
+        metrics["oni/seen_captions"] = seen[1:].sum()
+        state = state.replace(episodic_count=counts, step=state.step + 1, seen=seen)
         if self.host_callback:
             num = state.reward_table.shape[-1]
             table, known = io_callback(
