@@ -126,6 +126,29 @@ class _EnvFactory:
         return Monitor(make_env(self.env_id, **self.kwargs))
 
 
+#: distinct captions an ``oni`` bonus can tell apart on a Gymnasium env (later ones earn 0)
+CAPTION_CAPACITY = 1024
+
+
+def task_description(env: str) -> str:
+    """The task in words, for LLM-feedback prompts: MiniHack's own goals, our gridworlds'
+    mission text, else the env id."""
+    from envs import minihack
+
+    env_id = gym_id(env)
+    if minihack.is_minihack(env_id):
+        return minihack.task_description(env_id)
+    if env_id.startswith("explore/"):
+        import envs
+
+        name = env_id.split("/", 1)[1].rsplit("-v", 1)[0]
+        try:
+            return envs.make(name)[0].task.description
+        except (KeyError, ValueError, AttributeError):
+            return env_id
+    return env_id
+
+
 def make_env(env_id: str, **kwargs: Any) -> gymnasium.Env:
     """One Gymnasium env: MiniHack ids get the compact observation of :mod:`envs.minihack`,
     ``explore/…`` ids are the suite's gridworlds, anything else goes to ``gymnasium.make``."""
@@ -246,6 +269,12 @@ class IntrinsicReward:
         new = {"bonus": bonus_state, "moments": moments, "filter": int_filter}
         return r_int, scaled, new, metrics
 
+    def sync(self) -> None:
+        """LLM-feedback bonuses: queue the captions seen so far, take the labels known now
+        (host code; a no-op for other bonuses)."""
+        if hasattr(self.bonus, "sync"):
+            self.state = {**self.state, "bonus": self.bonus.sync(self.state["bonus"])}
+
     def __call__(
         self,
         obs: np.ndarray,
@@ -257,8 +286,11 @@ class IntrinsicReward:
         """Raw and normalised ``r_int [T, N]`` of a batch, then the bonus update; returns
         ``(raw, normalised, metrics)``."""
         batch = Transitions.from_arrays(obs, np.asarray(action, np.int32), next_obs, done, event)
+        self.sync()
         raw, scaled, self.state, metrics = self._step(self.state, batch)
         out = {f"bonus/{k}": float(v) for k, v in metrics.items()}
+        if hasattr(self.bonus, "host_metrics"):
+            out.update({f"bonus/{k}": float(v) for k, v in self.bonus.host_metrics().items()})
         return np.asarray(raw), np.asarray(scaled), out
 
 
@@ -269,6 +301,9 @@ class _Recorder(BaseCallback):
     def __init__(self, view: Callable[[Any], np.ndarray]) -> None:
         super().__init__()
         self.view = view
+        #: an open caption vocabulary (``oni`` on text envs): events become codes of
+        #: ``info["caption"]`` instead of ``info["event"]``
+        self.vocabulary = None
         self.reset_rollout(None)
 
     def reset_rollout(self, last_obs: Any) -> None:
@@ -310,7 +345,10 @@ class _Recorder(BaseCallback):
         self.next_obs.append(reached)
         self.actions.append(np.asarray(self.locals["actions"]).reshape(len(dones)))
         self.dones.append(np.asarray(dones, bool))
-        self.events.append(np.array([int(info.get("event", 0)) for info in infos], np.int32))
+        if self.vocabulary is not None:
+            self.events.append(self.vocabulary.codes(info.get("caption", "") for info in infos))
+        else:
+            self.events.append(np.array([int(info.get("event", 0)) for info in infos], np.int32))
         self.rewards.append(np.array(self.locals["rewards"], np.float32))
         return True
 
@@ -355,6 +393,8 @@ class IntrinsicMixin:
     ) -> None:
         self.intrinsic, self.int_coef, self.ext_coef = intrinsic, float(int_coef), float(ext_coef)
         self._recorder = _Recorder(view)
+        if intrinsic is not None:
+            self._recorder.vocabulary = getattr(intrinsic.bonus, "vocabulary", None)
         self.on_update = None
         self.last_rollout: dict[str, Any] = {}
         self.updates = 0
@@ -438,9 +478,18 @@ def build_sb3(cfg, venv: VecEnv | None = None, plain: bool = False) -> Any:
     (the peer of ``explore bench sb3``).
     """
     p = cfg.ppo
-    bonus = make_bonus(cfg.bonus, **cfg.bonus_kwargs)
     if venv is None:
         gym_id(cfg.env)  # unknown names fail here, before any process is started
+    bonus_kwargs = dict(cfg.bonus_kwargs)
+    if "oni" in cfg.bonus:
+        # Gymnasium envs caption events as text (info["caption"]); codes come from an open
+        # vocabulary that grows as new messages appear (see agents.llm.vocabulary).
+        from agents.llm.vocabulary import CaptionVocabulary
+
+        bonus_kwargs.setdefault("captions", CaptionVocabulary(CAPTION_CAPACITY))
+        bonus_kwargs.setdefault("task", task_description(cfg.env))
+    bonus = make_bonus(cfg.bonus, **bonus_kwargs)
+    if venv is None:
         venv = make_vec_env(cfg.env, cfg.env_kwargs, p.num_envs, cfg.seed, cfg.vec_env)
     space, view = bonus_view(venv.observation_space)
     if not isinstance(venv.action_space, gymnasium.spaces.Discrete):
@@ -593,7 +642,7 @@ def train_sb3(cfg, out: str | Any) -> Any:
     Complete runs are skipped; interrupted ones resume from their checkpoint. Metrics are
     logged every ``log_every`` updates and checkpointed every ``checkpoint_every`` logs.
     """
-    from explore.runs import RunDir
+    from explore.runs import RunDir, atomic_write_text
 
     run = RunDir.for_config(out, cfg)
     if run.is_complete():
@@ -605,8 +654,12 @@ def train_sb3(cfg, out: str | Any) -> Any:
         num_updates = max(1, int(cfg.total_steps) // batch)
         run.path.mkdir(parents=True, exist_ok=True)
         loaded = run.load_checkpoint(checkpoint_state(model)) if run.checkpoint_steps() else None
+        vocabulary = model._recorder.vocabulary
+        vocabulary_file = run.path / "captions.json"
         if loaded is not None:
             restore_state(model, loaded[0])
+            if vocabulary is not None and vocabulary_file.exists():
+                vocabulary.load_json(vocabulary_file.read_text())
         run.start(cfg)
         done_steps = model.num_timesteps
         rows = [r for r in run.read_metrics() if r["step"] <= done_steps]
@@ -622,6 +675,8 @@ def train_sb3(cfg, out: str | Any) -> Any:
             window.clear()
             clock["logs"] += 1
             if clock["logs"] % cfg.checkpoint_every == 0 or m.updates >= num_updates:
+                if vocabulary is not None:  # before the checkpoint that refers to its codes
+                    atomic_write_text(vocabulary_file, vocabulary.to_json())
                 run.save_checkpoint(checkpoint_state(m), m.num_timesteps, m.updates)
                 run.write_metrics(rows)
                 run.set_status("running", steps=m.num_timesteps)
@@ -643,6 +698,8 @@ def train_sb3(cfg, out: str | Any) -> Any:
                     progress_bar=False,
                 )
         except KeyboardInterrupt:
+            if vocabulary is not None:
+                atomic_write_text(vocabulary_file, vocabulary.to_json())
             run.save_checkpoint(checkpoint_state(model), model.num_timesteps, model.updates)
             run.write_metrics(rows)
             run.set_status("running", steps=model.num_timesteps, interrupted=True)
@@ -654,4 +711,7 @@ def train_sb3(cfg, out: str | Any) -> Any:
         run.set_status("completed", steps=model.num_timesteps)
     finally:
         venv.close()
+        if model.intrinsic is not None and hasattr(model.intrinsic.bonus, "close"):
+            model.intrinsic.sync()  # the last rollout's captions are queued too
+            model.intrinsic.bonus.close()
     return run

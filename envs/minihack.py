@@ -128,6 +128,40 @@ def resolve(task: str) -> str:
     return STUDY_TASKS.get(task, task)
 
 
+# The goal of each task family in words, for LLM-feedback prompts (ONI asks whether a
+# message helps with "the task"). Paraphrased from the MiniHack documentation's task pages
+# (Samvelyan et al. 2021): every navigation task ends on the staircase down.
+_GOALS: tuple[tuple[str, str], ...] = (
+    (
+        "KeyRoom",
+        "pick up the key, unlock the door of the room with it and reach the staircase down",
+    ),
+    (
+        "LavaCross-Levitate",
+        "pick up the potion of levitation, drink it, float over the lava and reach the "
+        "staircase down",
+    ),
+    ("LavaCrossing", "cross the lava without stepping into it and reach the staircase down"),
+    ("Levitate", "use the item to levitate over the lava and reach the staircase down"),
+    ("Freeze", "freeze the lava with the wand or horn, cross it and reach the staircase down"),
+    ("WoD", "kill the minotaur with the wand of death and reach the staircase down"),
+    ("River", "push boulders into the water to cross the river and reach the staircase down"),
+    ("MultiRoom", "go through the rooms, opening doors, and reach the staircase down"),
+    ("Labyrinth", "find the way through the labyrinth to the staircase down"),
+    ("Corridor", "follow the corridors between the rooms and reach the staircase down"),
+    ("Room", "reach the staircase down in the room"),
+)
+
+
+def task_description(env_id: str) -> str:
+    """The goal of a MiniHack task in words (for LLM-feedback rewards); generic otherwise."""
+    family = env_id.removeprefix("MiniHack-")
+    for prefix, goal in _GOALS:
+        if family.startswith(prefix):
+            return goal
+    return "explore the dungeon level and reach the staircase down"
+
+
 def is_minihack(env_id: str) -> bool:
     """Whether a Gymnasium id names a MiniHack task."""
     return env_id.startswith("MiniHack-")

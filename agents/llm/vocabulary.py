@@ -98,22 +98,22 @@ class CaptionVocabulary(Sequence[str]):
         yield from texts
         yield from [""] * (self.capacity - len(texts))
 
-    # -- persistence (checkpoints are arrays: no pickle) -----------------------------------
-    def to_array(self) -> np.ndarray:
-        """The assigned captions as UTF-8 JSON bytes (``uint8``), for ``.npz`` checkpoints."""
-        payload = json.dumps({"capacity": self.capacity, "captions": self._texts[1:]})
-        return np.frombuffer(payload.encode("utf-8"), np.uint8).copy()
+    # -- persistence (JSON beside the checkpoint: no pickle) --------------------------
+    def to_json(self) -> str:
+        """The assigned captions, in code order, as JSON."""
+        with self._lock:
+            return json.dumps({"capacity": self.capacity, "captions": self._texts[1:]})
 
-    def load_array(self, array: np.ndarray) -> None:
-        """Restore codes saved by :meth:`to_array` (the same captions get the same codes)."""
-        payload = json.loads(bytes(np.asarray(array, np.uint8)).decode("utf-8"))
+    def load_json(self, text: str) -> None:
+        """Restore codes saved by :meth:`to_json` (the same captions get the same codes)."""
+        payload = json.loads(text)
         if int(payload["capacity"]) != self.capacity:
             raise ValueError(
-                f"checkpoint vocabulary has capacity {payload['capacity']}, this run "
+                f"saved caption vocabulary has capacity {payload['capacity']}, this run "
                 f"{self.capacity}"
             )
         with self._lock:
-            self._texts = ["", *payload["captions"]]
+            self._texts = ["", *(str(t) for t in payload["captions"])]
             self._codes = {t: i for i, t in enumerate(self._texts) if t}
             self.version += 1
 

@@ -325,3 +325,38 @@ def test_run_store_has_the_shape_of_jax_runs(tmp_path):
     assert sweep.tasks == ["Empty-5x5"]
     scores = sweep.scores()
     assert set(scores.matrices) == {"ppo+count", "sb3_ppo+count"}
+
+
+# ------------------------------------------------------------------------------ LLM feedback
+def test_oni_through_sb3_labels_caption_texts(tmp_path, monkeypatch):
+    """Gymnasium envs caption events as text: an open vocabulary codes them, the annotator
+    labels them, the store keeps them, and the codes are saved beside the checkpoint."""
+    db = tmp_path / "labels.sqlite"
+    monkeypatch.setenv("EXPLORE_LABELS_DB", str(db))
+    cfg = tiny(
+        "env=DoorKey-5x5",
+        "bonus=sum(oni(retrieval,annotator=rules),count)",
+        "total_steps=1024",
+        "ppo.num_envs=4",
+        "ppo.num_steps=32",
+    )
+    run = sb3.train_sb3(cfg, tmp_path)
+    assert run.is_complete()
+    saved = json.loads((run.path / "captions.json").read_text())
+    assert "You bump into an obstacle." in saved["captions"]  # random walks hit walls
+    frame = metrics(run)
+    seen = frame[frame.metric.str.endswith("oni/seen_captions")]
+    assert seen.value.max() >= 1
+    from agents.llm.store import LabelStore
+
+    stored = {row.caption for row in LabelStore(str(db)).rows()}
+    # train_sb3 closes the bonus, which lets the annotator finish: every caption seen got a
+    # label, persisted in the store.
+    assert set(saved["captions"]) <= stored
+
+
+def test_task_descriptions_for_prompts():
+    assert "key" in sb3.task_description("DoorKey-8x8")  # the gridworld's mission text
+    pytest.importorskip("minihack")
+    assert "staircase" in sb3.task_description("gym:MiniHack-KeyRoom-S5-v0")
+    assert "levitat" in sb3.task_description("gym:MiniHack-Levitate-Potion-v1")
