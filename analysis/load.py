@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from analysis import metrics
+
 __all__ = ["Run", "ScoreSet", "Sweep", "load"]
 
 SUCCESS_ALIASES = {"success", "success_rate"}
@@ -335,6 +337,42 @@ class Sweep:
         return ScoreSet(
             matrices, chosen, names, excluded, dropped, dropped_tasks, np.asarray(steps), label
         )
+
+    def steps_to_threshold(
+        self,
+        threshold: float = 0.9,
+        window: int = 3,
+        tasks: str | Sequence[str] | None = None,
+        algorithms: Sequence[str] | None = None,
+    ) -> dict[str, dict[str, list[tuple[str, int | None, float]]]]:
+        """Per algorithm and task, each run's first step where its smoothed score reaches
+        ``threshold`` (``None`` = never) and its mean score over training.
+
+        Scores are normalised like :meth:`scores`; the definitions are
+        :func:`analysis.metrics.steps_to_threshold` and
+        :func:`analysis.metrics.mean_over_training`. Every completed run counts (no
+        rectangular trimming); runs are listed by seed.
+        """
+        by_alg = self._group(algorithms)
+        chosen, _ = self._select_tasks(by_alg, tasks)
+        self._check_refs(chosen)
+        out: dict[str, dict[str, list[tuple[str, int | None, float]]]] = {}
+        for alg, cells in by_alg.items():
+            out[alg] = {}
+            for task in chosen:
+                runs = sorted(cells.get(task, []), key=lambda r: (r.seed, r.name))
+                rows = []
+                for run in runs:
+                    values = np.array([self._normalise(task, v) for v in run.values])
+                    rows.append(
+                        (
+                            run.name,
+                            metrics.steps_to_threshold(run.steps, values, threshold, window),
+                            metrics.mean_over_training(values),
+                        )
+                    )
+                out[alg][task] = rows
+        return out
 
     # ----------------------------------------------------------------------- coverage
     def coverage_tasks(self) -> list[str]:

@@ -17,10 +17,12 @@ __all__ = [
     "aggregate_function",
     "iqm",
     "mean",
+    "mean_over_training",
     "median",
     "optimality_gap",
     "probability_of_improvement",
     "score_distribution",
+    "steps_to_threshold",
 ]
 
 
@@ -144,3 +146,46 @@ def _fused_aggregates(scores: np.ndarray, names: Sequence[str]) -> np.ndarray:
         else:
             out.append(1.0 - np.mean(np.minimum(pooled, 1.0), axis=-1))
     return np.stack(out, axis=-1)
+
+
+def _logged_scores(values: np.ndarray) -> tuple[int, np.ndarray]:
+    """Index of the first finite score, and the scores from there with NaN rows filled forward.
+
+    Run-store convention: a NaN row means no episode finished in that logging window, so
+    the previous score still stands.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    finite = ~np.isnan(values)
+    if not finite.any():
+        return values.size, values[:0]
+    start = int(np.argmax(finite))
+    tail = values[start:]
+    last = np.maximum.accumulate(np.where(~np.isnan(tail), np.arange(tail.size), 0))
+    return start, tail[last]
+
+
+def steps_to_threshold(
+    steps: np.ndarray, values: np.ndarray, threshold: float, window: int = 3
+) -> int | None:
+    """First logged step at which the mean of the last ``window`` logged scores reaches ``threshold``.
+
+    A sample-efficiency summary for runs that all end solved, where the final score no longer
+    separates methods. NaN rows carry the previous score forward; rows before the first
+    finite score are skipped. Smoothing over ``window`` logs keeps one lucky window from
+    counting as solved. Returns ``None`` when the threshold is never reached.
+    """
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    start, filled = _logged_scores(values)
+    if filled.size < window:
+        return None
+    sums = np.convolve(filled, np.ones(window), mode="valid")
+    hits = np.flatnonzero(sums / window >= threshold)
+    return int(np.asarray(steps)[start + hits[0] + window - 1]) if hits.size else None
+
+
+def mean_over_training(values: np.ndarray) -> float:
+    """Mean of a run's logged scores (NaN rows filled forward, leading NaNs skipped): an area
+    under the learning curve per log. NaN when nothing was logged."""
+    _, filled = _logged_scores(values)
+    return float(filled.mean()) if filled.size else float("nan")

@@ -41,6 +41,10 @@ class ReportOptions:
     sims: int = 200
     power_reps: int = 200
     success_threshold: float = 0.5
+    # Steps-to-threshold table: None = 0.9 where scores are success rates or normalised,
+    # and no table for raw returns (a default threshold would mean nothing there).
+    speed_threshold: float | None = None
+    speed_window: int = 3
     latex: bool = False
     curve_points: int = 25
     masks: Mapping[str, np.ndarray] | None = None
@@ -60,6 +64,17 @@ class Report:
 def format_interval(point: float, lo: float, hi: float) -> str:
     """``x.xx [lo, hi]``."""
     return f"{point:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def format_steps(step: int | None) -> str:
+    """``143 k``, ``1.13 M``; ``—`` for ``None``."""
+    if step is None:
+        return "—"
+    if step >= 1_000_000:
+        return f"{step / 1e6:.3g} M"
+    if step >= 1_000:
+        return f"{step / 1e3:.3g} k"
+    return str(step)
 
 
 def latex_table(headers: Sequence[str], rows: Sequence[Sequence[str]], caption: str) -> str:
@@ -183,6 +198,8 @@ def build_report(
 ) -> Report:
     """Load the sweep at ``path`` and write ``report.md``, ``report.html`` and figures to ``out``."""
     opts = options or ReportOptions()
+    if opts.speed_window < 1:
+        raise ValueError(f"speed_window (--speed-window) must be >= 1, got {opts.speed_window}")
     out_dir = Path(out)
     fig_dir = out_dir / "figures"
     with warnings.catch_warnings(record=True) as caught:
@@ -278,6 +295,43 @@ def build_report(
     except ValueError as err:
         notes.append(f"sample-efficiency curves skipped: {err}")
         curves = None
+
+    # Steps to threshold: separates methods that all end solved.
+    threshold = opts.speed_threshold
+    if threshold is None and (sweep.metric == "success_rate" or sweep.score_refs):
+        threshold = 0.9
+    if threshold is not None:
+        reached = sweep.steps_to_threshold(threshold, opts.speed_window, tasks=tasks)
+        doc.h(f"Steps to reach {threshold:g}")
+        doc.p(
+            f"First logged step at which the mean score of the last {opts.speed_window} logs "
+            f"reaches {threshold:g}, per seed (— = never); the median is over the seeds that "
+            "reached it. Mean over training: each run's mean logged score (the area under its "
+            "learning curve per log), averaged over seeds. Every completed run counts."
+        )
+        speed_rows = []
+        for alg, cells in reached.items():
+            for task, runs in cells.items():
+                hits = [s for _, s, _ in runs if s is not None]
+                speed_rows.append(
+                    [
+                        alg,
+                        task,
+                        f"{len(hits)}/{len(runs)}",
+                        format_steps(int(np.median(hits))) if hits else "—",
+                        ", ".join(format_steps(s) for _, s, _ in runs),
+                        f"{np.nanmean([m for _, _, m in runs]):.2f}",
+                    ]
+                )
+        doc.table(
+            ["Algorithm", "Task", "Reached", "Median steps", "Per seed", "Mean over training"],
+            speed_rows,
+        )
+    else:
+        notes.append(
+            "steps-to-threshold table skipped: raw returns have no default threshold "
+            "(pass --speed-threshold)"
+        )
 
     # Per-task table and seed variance.
     doc.h("Per-task scores (mean ± std across seeds)")

@@ -41,6 +41,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--success-threshold", type=float, default=0.5, help="score counted as a success (pass@k)"
     )
+    parser.add_argument(
+        "--speed-threshold",
+        type=float,
+        default=None,
+        help="score for the steps-to-threshold table (default: 0.9 for success rates or "
+        "normalised scores; none for raw returns)",
+    )
+    parser.add_argument(
+        "--speed-window",
+        type=int,
+        default=3,
+        help="logs averaged before comparing with --speed-threshold (default: 3)",
+    )
     parser.add_argument("--latex", action="store_true", help="also write aggregate.tex")
     parser.set_defaults(func=run)
 
@@ -64,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         poi_effect=args.poi_effect,
         target_power=args.target_power,
         success_threshold=args.success_threshold,
+        speed_threshold=args.speed_threshold,
+        speed_window=args.speed_window,
         latex=args.latex,
     )
     report = build_report(args.sweep, Path(args.out), options)

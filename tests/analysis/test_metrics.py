@@ -153,3 +153,22 @@ def test_chunking_does_not_change_results():
 def test_bad_score_matrices_raise(bad, message):
     with pytest.raises(ValueError, match=message):
         estimates.aggregate_estimates(bad, reps=10)
+
+
+def test_steps_to_threshold_smooths_fills_and_skips_leading_nans():
+    steps = np.array([10, 20, 30, 40, 50, 60])
+    # One lucky log (20) is not enough with window 3; the NaN at 50 carries 1.0 forward.
+    values = np.array([np.nan, 1.0, 0.0, 1.0, np.nan, 1.0])
+    assert metrics.steps_to_threshold(steps, values, 0.9, window=3) == 60
+    assert metrics.steps_to_threshold(steps, values, 0.9, window=1) == 20
+    # The NaN row at 50 repeats 1.0: the pair (40, 50) averages 1.0.
+    tail_drop = np.array([np.nan, 1.0, 0.0, 1.0, np.nan, 0.0])
+    assert metrics.steps_to_threshold(steps, tail_drop, 0.9, window=2) == 50
+    assert metrics.steps_to_threshold(steps, values, 1.1) is None
+    assert metrics.steps_to_threshold(steps, np.full(6, np.nan), 0.5) is None
+    assert metrics.steps_to_threshold(steps[:2], values[:2], 0.5, window=3) is None
+    with pytest.raises(ValueError, match="window"):
+        metrics.steps_to_threshold(steps, values, 0.5, window=0)
+    # Mean over training: the filled series [1, 0, 1, 1, 0] after the leading NaN.
+    assert metrics.mean_over_training(tail_drop) == pytest.approx(0.6)
+    assert np.isnan(metrics.mean_over_training(np.full(3, np.nan)))

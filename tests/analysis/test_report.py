@@ -98,3 +98,24 @@ def test_formatting_helpers():
     assert format_interval(0.5, 0.25, 0.75) == "0.50 [0.25, 0.75]"
     tex = latex_table(["Algorithm", "IQM"], [["ppo+rnd", "0.50 [0.25, 0.75]"]], "cap")
     assert r"0.50\,{\scriptsize[0.25, 0.75]}" in tex
+
+
+def test_steps_to_threshold_table(tmp_path, capsys):
+    path = tmp_path / "sweep"
+    steps = [1000, 2000, 3000, 4000, 5000]
+    # rnd: seed 0 solves at 3 k (three logs at 1.0), seed 1 at 5 k, seed 2 never.
+    for seed, values in enumerate([[1, 1, 1, 1, 1], [0, 0, 1, 1, 1], [0, 1, 0, 1, 0]]):
+        write_run(path, "A", "rnd", seed, values, steps)
+    for seed in range(3):
+        write_run(path, "A", "e3b", seed, [0, 0, 0, 0, 0], steps)
+    out = tmp_path / "r"
+    build_report(path, out, ReportOptions(**FAST))
+    md = (out / "report.md").read_text()
+    assert "Steps to reach 0.9" in md
+    assert "| ppo+rnd | A | 2/3 | 4 k | 3 k, 5 k, — | 0.67 |" in md
+    assert "| ppo+e3b | A | 0/3 | — | —, —, — | 0.00 |" in md
+    # A lower bar with no smoothing: seed 2's lucky log at 2 k counts.
+    build_report(path, out, ReportOptions(speed_threshold=0.5, speed_window=1, **FAST))
+    assert "| ppo+rnd | A | 3/3 | 2 k | 1 k, 3 k, 2 k | 0.67 |" in (out / "report.md").read_text()
+    rc = main(["report", str(path), "--out", str(out), "--reps", "50", "--speed-window", "0"])
+    assert rc == 2 and "--speed-window" in capsys.readouterr().err
