@@ -399,7 +399,8 @@ class Sweep:
         return counts
 
     def reachable(self, task: str, mask: np.ndarray | None = None) -> np.ndarray:
-        """Reachable cells: ``mask`` if given, else cells ever visited by any run of the task."""
+        """Reachable cells: ``mask`` if given, else cells ever visited by any run of the task
+        (pooling env settings; :meth:`coverage` pools only runs with the same ``env_kwargs``)."""
         if mask is not None:
             return np.asarray(mask, dtype=bool)
         counts = list(self.visit_counts(task).values())
@@ -415,18 +416,29 @@ class Sweep:
         if not tasks:
             raise ValueError(f"no task in {self.path} has coverage.npy for all its runs")
         fractions: dict[str, float] = {}
+        env_of = {r.name: _env_settings(r.config) for r in self.runs}
         for task in tasks:
             counts = self.visit_counts(task)
-            reach = self.reachable(task, (masks or {}).get(task))
-            n_reach = int(reach.sum())
-            for name, c in counts.items():
-                if c.shape != reach.shape:
-                    raise ValueError(
-                        f"coverage mask for {task} has shape {reach.shape}, run {name} {c.shape}"
-                    )
-                fractions[name] = (
-                    float(np.count_nonzero((c > 0) & reach)) / n_reach if n_reach else math.nan
+            mask = (masks or {}).get(task)
+            # Without a mask, reachable = visited by a run of the same env settings: a sweep
+            # over env.contexts (one layout vs a new one each episode) or noisy_tv has
+            # different reachable sets under one task name.
+            for settings in sorted({env_of[n] for n in counts}):
+                group = {n: c for n, c in counts.items() if env_of[n] == settings}
+                reach = (
+                    np.asarray(mask, dtype=bool)
+                    if mask is not None
+                    else np.logical_or.reduce([c > 0 for c in group.values()])
                 )
+                n_reach = int(reach.sum())
+                for name, c in group.items():
+                    if c.shape != reach.shape:
+                        raise ValueError(
+                            f"coverage mask for {task} has shape {reach.shape}, run {name} {c.shape}"
+                        )
+                    fractions[name] = (
+                        float(np.count_nonzero((c > 0) & reach)) / n_reach if n_reach else math.nan
+                    )
         by_alg = self._group(algorithms)
         by_alg = {a: {t: cells[t] for t in tasks if t in cells} for a, cells in by_alg.items()}
         chosen, dropped_tasks = self._select_tasks(by_alg, "common")
@@ -461,6 +473,11 @@ class Sweep:
             "git_commits": dict(commits),
             "config_hashes": {a: sorted(h) for a, h in sorted(config_hashes.items())},
         }
+
+
+def _env_settings(config: Mapping[str, Any]) -> str:
+    """The environment's keyword settings of a run (``env_kwargs``), as a canonical string."""
+    return json.dumps(config.get("env_kwargs") or {}, sort_keys=True, default=str)
 
 
 def _config_hash(config: Mapping[str, Any]) -> str:

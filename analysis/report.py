@@ -390,8 +390,11 @@ def build_report(
             )
             doc.h("Coverage (fraction of reachable cells visited)")
             doc.p(
-                "Reachable cells: those visited by any run of the task"
-                + (" or the provided mask." if opts.masks else ".")
+                "Reachable cells: "
+                + ("the provided mask, else " if opts.masks else "")
+                + "those visited by any run of the task with the same env settings "
+                "(env_kwargs). With a new layout every episode (contexts=0) one grid pools "
+                "all layouts, so coverage there says little."
             )
             doc.table(
                 ["Algorithm", "Mean", "IQM"],

@@ -162,6 +162,24 @@ def test_coverage_fraction_of_reachable_cells(tmp_path):
     assert sorted(cov_mask.matrices["ppo+rnd"][:, 0].tolist()) == [0.25, 0.75]
 
 
+def test_coverage_reachable_set_is_per_env_settings(tmp_path):
+    # One task, two env settings (one fixed layout vs a new one each episode): the fixed
+    # layout's runs are scored against the cells its own runs reach, not the other's.
+    root = tmp_path / "s"
+    fixed = {"env_kwargs": {"contexts": 1}}
+    procedural = {"env_kwargs": {"contexts": 0}}
+    write_run(root, "G", "rnd", 0, [0.1], coverage=np.array([[1, 0, 0, 0]]), extra=fixed)
+    write_run(root, "G", "rnd", 1, [0.1], coverage=np.array([[1, 1, 0, 0]]), extra=fixed)
+    for seed in range(2):
+        write_run(root, "G", "rnd", seed, [0.1], coverage=np.ones((1, 4)), extra=procedural)
+    cov = analysis.load(root).coverage()
+    by_alg = {alg: sorted(m[:, 0].tolist()) for alg, m in cov.matrices.items()}
+    assert by_alg == {
+        "ppo+rnd env_kwargs.contexts=0": [1.0, 1.0],
+        "ppo+rnd env_kwargs.contexts=1": [0.5, 1.0],  # of 2 reachable cells, not 4
+    }
+
+
 def test_coverage_shape_mismatch_names_runs(tmp_path):
     root = tmp_path / "s"
     write_run(root, "G", "rnd", 0, [0.1], coverage=np.ones((2, 2)))
