@@ -159,6 +159,7 @@ class PPO:
         # Coverage needs the grid size; only gridworlds expose it.
         task = getattr(env, "task", None)
         self.coverage_shape = (task.height, task.width) if task is not None else (1, 1)
+        self.diagnostic_events = dict(getattr(env, "diagnostic_events", None) or {})
 
     # --- initial state -------------------------------------------------------------------
     def init(self, key: jax.Array) -> RunnerState:
@@ -291,6 +292,7 @@ class PPO:
             )
             r_int = r_int.astype(jnp.float32)
             metrics.update({f"bonus/{k}": v for k, v in bonus_metrics.items()})
+            metrics.update(self._event_metrics(traj.event, r_int))
             metrics["intrinsic_reward_mean"] = r_int.mean()
             metrics["intrinsic_reward_std"] = r_int.std()
             if cfg.normalize_int_reward:
@@ -309,6 +311,7 @@ class PPO:
             state = state.replace(bonus_state=bonus_state)
         else:
             r_int = jnp.zeros_like(traj.reward)
+            metrics.update(self._event_metrics(traj.event, None))
 
         adv_ext, target_ext = self._gae(
             traj.reward,
@@ -343,6 +346,28 @@ class PPO:
         metrics["extrinsic_reward_sum"] = traj.reward.sum()
         state = state.replace(update=state.update + 1)
         return state, metrics
+
+    def _event_metrics(self, event: jax.Array, r_int: jax.Array | None) -> dict[str, jax.Array]:
+        """Per diagnostic event: fraction of steps, and raw intrinsic reward there / elsewhere.
+
+        The ratio is NaN when the batch has no such step (or no other step, or zero reward
+        elsewhere); the logger averages over the finite values.
+        """
+        out: dict[str, jax.Array] = {}
+        for name, code in self.diagnostic_events.items():
+            hit = event == code
+            n_hit = hit.sum()
+            out[f"events/{name}_fraction"] = hit.mean()
+            if r_int is None:
+                continue
+            n_other = hit.size - n_hit
+            on = jnp.where(hit, r_int, 0.0).sum() / jnp.maximum(n_hit, 1)
+            off = jnp.where(hit, 0.0, r_int).sum() / jnp.maximum(n_other, 1)
+            valid = (n_hit > 0) & (n_other > 0) & (off != 0)
+            out[f"events/{name}_intrinsic_ratio"] = jnp.where(
+                valid, on / jnp.where(valid, off, 1.0), jnp.nan
+            )
+        return out
 
     def _evaluate(self, params, hidden0, traj: Rollout, obs: jax.Array):
         """Network outputs over a whole rollout (re-running the GRU from its start state)."""

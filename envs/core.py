@@ -102,3 +102,13 @@ class Environment:
     def captions(self) -> tuple[str, ...]:
         """The whole caption table, indexed by event code."""
         return ("",)
+
+    @property
+    def diagnostic_events(self) -> dict[str, int]:
+        """Event codes agents should track, by name (e.g. ``{"tv": code}`` on a noisy TV).
+
+        PPO logs, per name, the fraction of steps with that event and the ratio of the raw
+        intrinsic reward on them to that on the other steps: the quantities that say whether
+        a bonus pulls the agent towards a distractor.
+        """
+        return {}

@@ -62,7 +62,10 @@ def summarise(metrics: dict[str, np.ndarray]) -> dict[str, float]:
     }
     for key, values in metrics.items():
         if key not in _EPISODE_SUMS:
-            out[key] = float(np.mean(values))
+            # Some diagnostics are NaN in updates where they are undefined (an event that did
+            # not occur): average the rest, NaN only when none is defined.
+            finite = np.asarray(values)[~np.isnan(values)]
+            out[key] = float(np.mean(finite)) if finite.size else math.nan
     return out
 
 

@@ -183,6 +183,10 @@ class GridWorld(Environment):
     def captions(self) -> tuple[str, ...]:
         return O.CAPTIONS
 
+    @property
+    def diagnostic_events(self) -> dict[str, int]:
+        return {"tv": O.EVENT_TV} if self.noisy_tv else {}
+
     # --- dynamics ---------------------------------------------------------------------
     def _state_from_layout(self, grid_flat, agent_pos, agent_dir, target, layout_id) -> GridState:
         return GridState(

@@ -120,3 +120,33 @@ def test_bad_minibatch_split_is_rejected():
     env, params = envs.make("Empty-5x5")
     with pytest.raises(ValueError, match="num_minibatches"):
         PPO(env, params, None, PPOConfig(num_envs=3, num_steps=5, num_minibatches=4))
+
+
+def test_noisy_tv_event_metrics_match_the_batch():
+    """events/tv_fraction and events/tv_intrinsic_ratio are computed from the update's batch."""
+    import agents.bonuses
+
+    env, params = envs.make("Empty-5x5", noisy_tv=True)
+    assert env.diagnostic_events == {"tv": envs.gridworld.objects.EVENT_TV}
+    assert envs.make("Empty-5x5")[0].diagnostic_events == {}
+    cfg = PPOConfig(
+        num_envs=8, num_steps=16, total_steps=128, hidden=8, num_minibatches=1, update_epochs=1
+    )
+    bonus = agents.bonuses.make("count")
+    ppo = PPO(env, params, bonus, cfg)
+    captured = {}
+    original = bonus.reward_and_update
+
+    def spy(state, batch):
+        r_int, new_state, metrics = original(state, batch)
+        captured["event"], captured["r_int"] = batch.event, r_int
+        return r_int, new_state, metrics
+
+    bonus.reward_and_update = spy
+    _, metrics = ppo.update(ppo.init(jax.random.PRNGKey(3)))
+    tv = np.asarray(captured["event"]) == envs.gridworld.objects.EVENT_TV
+    r_int = np.asarray(captured["r_int"], np.float64)
+    assert 0 < tv.sum() < tv.size  # a fresh policy picks "watch TV" about 1 step in 8
+    assert float(metrics["events/tv_fraction"]) == pytest.approx(tv.mean())
+    expected = r_int[tv].mean() / r_int[~tv].mean()
+    assert float(metrics["events/tv_intrinsic_ratio"]) == pytest.approx(expected, rel=1e-5)

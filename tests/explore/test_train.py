@@ -187,3 +187,30 @@ def _with_func(parser, func):
         for sub in action.choices.values():
             sub.set_defaults(func=func)
     return parser
+
+
+def test_summarise_averages_defined_diagnostics_only():
+    from explore.train import summarise
+
+    per_update = {
+        "finished": np.array([0, 2]),
+        "return_sum": np.array([0.0, 1.0]),
+        "length_sum": np.array([0, 30]),
+        "success_sum": np.array([0.0, 1.0]),
+        "events/tv_intrinsic_ratio": np.array([np.nan, 2.0, 4.0]),
+        "events/never_intrinsic_ratio": np.array([np.nan, np.nan]),
+        "loss/total": np.array([1.0, 3.0]),
+    }
+    out = summarise(per_update)
+    assert out["episodes"] == 2 and out["success_rate"] == 0.5 and out["episode_length"] == 15
+    assert out["events/tv_intrinsic_ratio"] == 3.0  # the NaN update is left out
+    assert np.isnan(out["events/never_intrinsic_ratio"])
+    assert out["loss/total"] == 2.0
+
+
+def test_noisy_tv_run_logs_tv_diagnostics(tmp_path):
+    (run,) = train(tiny("env.noisy_tv=true", "bonus=count"), [0], tmp_path, progress=False)
+    frame = pd.read_parquet(run.path / "metrics.parquet")
+    tv = frame[frame.metric == "events/tv_fraction"].value
+    assert len(tv) > 0 and ((tv > 0) & (tv < 1)).all()
+    assert np.isfinite(frame[frame.metric == "events/tv_intrinsic_ratio"].value).all()
