@@ -285,6 +285,7 @@ class PPO:
         # Intrinsic reward from the bonus, then RND's normalisation by the running std of
         # discounted intrinsic returns.
         metrics: dict[str, jax.Array] = {}
+        raw_int = None  # the bonus before normalisation, for the event diagnostics
         if self.use_intrinsic:
             batch = Transitions(traj.obs, traj.action, traj.next_obs, traj.done, traj.event)
             r_int, bonus_state, bonus_metrics = self.bonus.reward_and_update(
@@ -292,7 +293,7 @@ class PPO:
             )
             r_int = r_int.astype(jnp.float32)
             metrics.update({f"bonus/{k}": v for k, v in bonus_metrics.items()})
-            metrics.update(self._event_metrics(traj.event, r_int))
+            raw_int = r_int
             metrics["intrinsic_reward_mean"] = r_int.mean()
             metrics["intrinsic_reward_std"] = r_int.std()
             if cfg.normalize_int_reward:
@@ -311,7 +312,7 @@ class PPO:
             state = state.replace(bonus_state=bonus_state)
         else:
             r_int = jnp.zeros_like(traj.reward)
-            metrics.update(self._event_metrics(traj.event, None))
+        metrics.update(self._event_metrics(traj.event, raw_int))
 
         adv_ext, target_ext = self._gae(
             traj.reward,

@@ -401,10 +401,7 @@ class Sweep:
     def reachable(self, task: str, mask: np.ndarray | None = None) -> np.ndarray:
         """Reachable cells: ``mask`` if given, else cells ever visited by any run of the task
         (pooling env settings; :meth:`coverage` pools only runs with the same ``env_kwargs``)."""
-        if mask is not None:
-            return np.asarray(mask, dtype=bool)
-        counts = list(self.visit_counts(task).values())
-        return np.logical_or.reduce([c > 0 for c in counts])
+        return _reachable(self.visit_counts(task).values(), mask)
 
     def coverage(
         self,
@@ -425,11 +422,7 @@ class Sweep:
             # different reachable sets under one task name.
             for settings in sorted({env_of[n] for n in counts}):
                 group = {n: c for n, c in counts.items() if env_of[n] == settings}
-                reach = (
-                    np.asarray(mask, dtype=bool)
-                    if mask is not None
-                    else np.logical_or.reduce([c > 0 for c in group.values()])
-                )
+                reach = _reachable(group.values(), mask)
                 n_reach = int(reach.sum())
                 for name, c in group.items():
                     if c.shape != reach.shape:
@@ -473,6 +466,13 @@ class Sweep:
             "git_commits": dict(commits),
             "config_hashes": {a: sorted(h) for a, h in sorted(config_hashes.items())},
         }
+
+
+def _reachable(counts: Iterable[np.ndarray], mask: np.ndarray | None) -> np.ndarray:
+    """``mask`` if given, else the cells any of these visit-count grids visited."""
+    if mask is not None:
+        return np.asarray(mask, dtype=bool)
+    return np.logical_or.reduce([c > 0 for c in counts])
 
 
 def _env_settings(config: Mapping[str, Any]) -> str:
