@@ -11,11 +11,41 @@ import jax.numpy as jnp
 import numpy as np
 
 
+def orthogonal(scale: float = 1.0) -> nn.initializers.Initializer:
+    """Flax's orthogonal initialiser, made safe to ``jax.vmap`` on XLA's CPU runtime.
+
+    The orthogonal matrix comes from a QR decomposition. Under ``jax.vmap`` (over seeds,
+    agents or weight vectors) that QR becomes one batched LAPACK call, which XLA's CPU runtime
+    runs through ``ParallelBatchMap``; on a 2-core machine that deadlocked intermittently (both
+    threads in ``BlockingCounter::Wait`` under ``OrthogonalQr``; jax 0.10.2). Here the batched
+    rule draws the matrices one key at a time with ``lax.map`` instead, so a vmapped init runs
+    the same unbatched QR as a single init: same values, no batched decomposition. Every
+    network in the suite takes its orthogonal initialiser from here.
+    """
+    base = nn.initializers.orthogonal(scale)
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+        @jax.custom_batching.custom_vmap
+        def draw(k):
+            return base(k, shape, dtype)
+
+        @draw.def_vmap
+        def _one_key_at_a_time(axis_size, in_batched, k):
+            (key_batched,) = in_batched
+            if not key_batched:
+                return draw(k), False
+            return jax.lax.map(draw, k), True
+
+        return draw(key)
+
+    return init
+
+
 def _dense(features: int, scale: float = np.sqrt(2)) -> nn.Dense:
     # Orthogonal init with PPO's usual scales (Engstrom et al. 2020; CleanRL, PureJaxRL).
     return nn.Dense(
         features,
-        kernel_init=nn.initializers.orthogonal(scale),
+        kernel_init=orthogonal(scale),
         bias_init=nn.initializers.constant(0.0),
     )
 
@@ -80,7 +110,7 @@ class ScannedGRU(nn.Module):
     def __call__(self, carry: jax.Array, inputs: tuple[jax.Array, jax.Array]):
         x, reset = inputs
         carry = jnp.where(reset[:, None], jnp.zeros_like(carry), carry)
-        carry, y = nn.GRUCell(self.features)(carry, x)
+        carry, y = nn.GRUCell(self.features, recurrent_kernel_init=orthogonal())(carry, x)
         return carry, y
 
     @staticmethod
@@ -101,6 +131,9 @@ class ActorCritic(nn.Module):
     hidden: int = 64
     activation: str = "tanh"
     gru: int = 0  # GRU width; 0 = no memory
+    # Width of the extrinsic value head: 0 = one scalar value (``[T, N]``); m > 0 = one value
+    # per objective (``[T, N, m]``, multi-objective PPO).
+    value_dim: int = 0
 
     @nn.compact
     def __call__(self, hidden: jax.Array, obs: jax.Array, reset: jax.Array):
@@ -114,6 +147,7 @@ class ActorCritic(nn.Module):
             hidden, actor_x = ScannedGRU(self.gru)(hidden, (actor_x, reset))
             critic_x = actor_x
         logits = _dense(self.num_actions, 0.01)(actor_x)
-        v_ext = _dense(1, 1.0)(critic_x)[..., 0]
+        v_ext = _dense(max(self.value_dim, 1), 1.0)(critic_x)
+        v_ext = v_ext if self.value_dim else v_ext[..., 0]
         v_int = _dense(1, 1.0)(critic_x)[..., 0]
         return hidden, logits, v_ext, v_int

@@ -19,7 +19,6 @@ bootstraps from the value of ``info["final_observation"]``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 import jax
@@ -29,50 +28,10 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from agents.bonuses.base import Bonus, NoBonus, Transitions
+from agents.configs import PPOConfig
 from agents.networks import ActorCritic, ScannedGRU
-
-
-@dataclass(frozen=True)
-class PPOConfig:
-    """Every PPO hyper-parameter, with defaults suited to MiniGrid-style tasks."""
-
-    num_envs: int = 16
-    num_steps: int = 128
-    total_steps: int = 1_000_000
-    lr: float = 2.5e-4
-    anneal_lr: bool = True
-    update_epochs: int = 4
-    num_minibatches: int = 4
-    gamma_ext: float = 0.99
-    gamma_int: float = 0.99
-    gae_lambda: float = 0.95
-    clip_eps: float = 0.2
-    clip_value: bool = True
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
-    ext_coef: float = 1.0
-    int_coef: float = 1.0
-    int_episodic: bool = False
-    normalize_int_reward: bool = True
-    network: str = "auto"  # "auto" | "mlp" | "cnn"
-    hidden: int = 64
-    activation: str = "tanh"
-    gru: int = 0
-
-    @property
-    def batch_size(self) -> int:
-        """Environment steps per update."""
-        return self.num_envs * self.num_steps
-
-    @property
-    def num_updates(self) -> int:
-        """Number of updates needed to reach ``total_steps`` (at least one)."""
-        return max(1, int(self.total_steps) // self.batch_size)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-dict view (for configs and logs)."""
-        return asdict(self)
+from envs.multiobjective.base import is_multiobjective
+from envs.social.base import SocialEnv
 
 
 @struct.dataclass
@@ -113,6 +72,10 @@ class RunnerState:
     coverage: jax.Array  # int32 [H, W] visits of agent positions ([1, 1] when unknown)
     key: jax.Array
     update: jax.Array  # int32 number of updates done
+    # Coverage diagnostics, None (no leaves: the same program and checkpoints) when the env
+    # exposes no agent positions; they feed metrics and files only, never the learning.
+    episode_cells: Any  # bool [N, H*W] cells reached so far in each env's current episode
+    cell_bonus: Any  # f32 [2, H*W] per cell: raw bonus summed, steps, in the last rollout
 
 
 class Rollout(NamedTuple):
@@ -132,6 +95,11 @@ class Rollout(NamedTuple):
 class PPO:
     """A compiled-once PPO for one (env, bonus, config): ``init``, ``update``, ``run``."""
 
+    #: whether the agent takes vector rewards (multi-objective envs); PPO needs scalars
+    vector_reward: bool = False
+    #: whether the agent trains the agents of a social env (IPPO); PPO trains one agent
+    multi_agent: bool = False
+
     def __init__(self, env, env_params, bonus: Bonus | None, cfg: PPOConfig) -> None:
         if cfg.batch_size % cfg.num_minibatches:
             raise ValueError(
@@ -141,9 +109,24 @@ class PPO:
             raise ValueError(
                 "with gru > 0, num_minibatches must divide num_envs (minibatches are whole sequences)"
             )
+        if is_multiobjective(env) and not self.vector_reward:
+            raise ValueError(
+                f"{env.name} has vector rewards ({env.reward_dim} objectives); "
+                "train it with agent=mo_ppo"
+            )
+        if isinstance(env, SocialEnv) and not self.multi_agent:
+            raise ValueError(
+                f"{env.name} is a social env with {env.num_agents} agents; agent=ppo trains "
+                "one agent: train it with agent=ippo"
+            )
         self.env, self.env_params, self.cfg = env, env_params, cfg
         self.bonus = bonus if bonus is not None else NoBonus()
         self.use_intrinsic = not isinstance(self.bonus, NoBonus)
+        if getattr(self.bonus, "social", False) and not self.multi_agent:
+            raise ValueError(
+                f"bonus {self.bonus.name!r} is a social reward (it reads every agent's reward): "
+                "it needs a social env (CleanUp, Harvest-*, Coins) and agent=ippo"
+            )
         self.obs_space = env.observation_space(env_params)
         self.action_space = env.action_space(env_params)
         encoder = cfg.network
@@ -159,6 +142,8 @@ class PPO:
         # Coverage needs the grid size; only gridworlds expose it.
         task = getattr(env, "task", None)
         self.coverage_shape = (task.height, task.width) if task is not None else (1, 1)
+        # Cells of the per-episode and per-cell-bonus diagnostics (0: the env has no positions).
+        self._num_cells = 0 if self.coverage_shape == (1, 1) else task.height * task.width
         self.diagnostic_events = dict(getattr(env, "diagnostic_events", None) or {})
 
     # --- initial state -------------------------------------------------------------------
@@ -167,9 +152,7 @@ class PPO:
         cfg = self.cfg
         k_net, k_env, k_bonus, key = jax.random.split(key, 4)
         n = cfg.num_envs
-        obs, env_state = jax.vmap(self.env.reset, (0, None))(
-            jax.random.split(k_env, n), self.env_params
-        )
+        obs, env_state = self._reset_envs(k_env, n)
         hidden = ScannedGRU.initial_carry(n, max(cfg.gru, 1))
         params = self.network.init(k_net, hidden, obs[None], jnp.ones((1, n), bool))
         total_grad_steps = cfg.num_updates * cfg.update_epochs * cfg.num_minibatches
@@ -191,19 +174,24 @@ class PPO:
             coverage=jnp.zeros(self.coverage_shape, jnp.int32),
             key=key,
             update=jnp.zeros((), jnp.int32),
+            episode_cells=jnp.zeros((n, self._num_cells), bool) if self._num_cells else None,
+            cell_bonus=(
+                jnp.zeros((2, self._num_cells), jnp.float32)
+                if self._num_cells and self.use_intrinsic
+                else None
+            ),
         )
 
     def init_seeds(self, keys: jax.Array) -> RunnerState:
         """Initial states of several seeds stacked on a leading axis, ready for ``jax.vmap``.
 
-        Each seed is initialised by one jitted single-seed ``init`` and the results stacked:
-        a vmapped init of some bonus networks (RND, ICM) made XLA's CPU runtime deadlock
-        intermittently in the first vmapped update (jax 0.10.2; seen in 5 of 6 tries).
+        One jitted ``jax.vmap(init)``: the orthogonal initialiser's batched rule
+        (:func:`agents.networks.orthogonal`) keeps the vmapped init free of the batched QR that
+        deadlocked XLA's CPU runtime, and gives each seed the values of a single-seed init.
         """
-        if not hasattr(self, "_init_one"):
-            self._init_one = jax.jit(self.init)
-        states = [self._init_one(k) for k in keys]
-        return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+        if not hasattr(self, "_init_many"):
+            self._init_many = jax.jit(jax.vmap(self.init))
+        return self._init_many(jnp.stack([jnp.asarray(k) for k in keys]))
 
     # --- one update ----------------------------------------------------------------------
     def update(self, state: RunnerState) -> tuple[RunnerState, dict[str, jax.Array]]:
@@ -221,23 +209,31 @@ class PPO:
             logits, v_ext, v_int = logits[0], v_ext[0], v_int[0]
             action = jax.random.categorical(k_act, logits)
             log_prob = jax.nn.log_softmax(logits)[jnp.arange(n), action]
-            obs, env_state, reward, terminated, truncated, info = jax.vmap(
-                self.env.step, (0, 0, 0, None)
-            )(jax.random.split(k_env, n), st.env_state, action, self.env_params)
+            obs, env_state, reward, terminated, truncated, info = self._step_envs(
+                k_env, st.env_state, action
+            )
             done = terminated | truncated
-            ep_return = st.ep_return + reward
+            ep_return = st.ep_return + self._episode_reward(st, reward)
             ep_length = st.ep_length + 1
             step_stats = {
                 "finished": done.sum(),
                 "return_sum": jnp.where(done, ep_return, 0.0).sum(),
                 "length_sum": jnp.where(done, ep_length, 0).sum(),
                 "success_sum": (done & info["success"]).sum(),
+                **self._episode_stats(info, done),
             }
             pos = (
                 info["privileged"].get("agent_pos")
                 if isinstance(info.get("privileged"), dict)
                 else None
             )
+            episode_cells = None
+            if st.episode_cells is not None and pos is not None:
+                # Distinct cells each env's episode has reached (the cell after every step).
+                cell = pos[..., 0] * self.coverage_shape[1] + pos[..., 1]
+                reached = st.episode_cells.at[jnp.arange(n), cell].set(True)
+                step_stats["episode_cells_sum"] = jnp.where(done, reached.sum(-1), 0).sum()
+                episode_cells = reached & ~done[:, None]
             transition = Rollout(
                 obs=st.obs,
                 action=action,
@@ -260,6 +256,8 @@ class PPO:
                 ep_return=jnp.where(done, 0.0, ep_return),
                 ep_length=jnp.where(done, 0, ep_length),
             )
+            if episode_cells is not None:
+                st = st.replace(episode_cells=episode_cells)
             return st, (
                 transition,
                 step_stats,
@@ -287,7 +285,7 @@ class PPO:
         metrics: dict[str, jax.Array] = {}
         raw_int = None  # the bonus before normalisation, for the event diagnostics
         if self.use_intrinsic:
-            batch = Transitions(traj.obs, traj.action, traj.next_obs, traj.done, traj.event)
+            batch = self._bonus_batch(state, traj, hidden0)
             r_int, bonus_state, bonus_metrics = self.bonus.reward_and_update(
                 state.bonus_state, batch
             )
@@ -313,16 +311,22 @@ class PPO:
         else:
             r_int = jnp.zeros_like(traj.reward)
         metrics.update(self._event_metrics(traj.event, raw_int))
+        if state.episode_cells is not None:
+            metrics["coverage/cells_visited"] = (state.coverage > 0).sum()
+        if state.cell_bonus is not None:
+            # Raw bonus per reached cell in this rollout: with coverage.npy's visit counts it
+            # gives the bonus-against-visits table of explore.train (RDD's 1/n property).
+            cells = flat.reshape(-1)
+            state = state.replace(
+                cell_bonus=jnp.stack(
+                    [
+                        jnp.zeros(self._num_cells).at[cells].add(raw_int.reshape(-1)),
+                        jnp.zeros(self._num_cells).at[cells].add(1.0),
+                    ]
+                )
+            )
 
-        adv_ext, target_ext = self._gae(
-            traj.reward,
-            traj.v_ext,
-            next_v_ext,
-            traj.terminated,
-            traj.done,
-            cfg.gamma_ext,
-            cfg.gae_lambda,
-        )
+        adv_ext, target_ext = self._extrinsic_advantages(state, traj, next_v_ext)
         if self.use_intrinsic:
             if cfg.int_episodic:
                 int_term, int_cut = traj.terminated, traj.done
@@ -396,6 +400,46 @@ class PPO:
 
         _, hs = jax.lax.scan(step, hidden0, (traj.obs, traj.start))
         return hs
+
+    # --- hooks for agents over several agents' envs (IPPO folds agents into envs) ---------
+    def _reset_envs(self, key: jax.Array, n: int) -> tuple[jax.Array, Any]:
+        """Observations ``[n, ...]`` and states of ``n`` freshly reset environments."""
+        return jax.vmap(self.env.reset, (0, None))(jax.random.split(key, n), self.env_params)
+
+    def _step_envs(self, key: jax.Array, env_state: Any, action: jax.Array):
+        """``env.step`` of every env (vmapped): obs, state, reward, terminated, truncated, info."""
+        n = action.shape[0]
+        return jax.vmap(self.env.step, (0, 0, 0, None))(
+            jax.random.split(key, n), env_state, action, self.env_params
+        )
+
+    def _episode_stats(self, info: dict[str, Any], done: jax.Array) -> dict[str, jax.Array]:
+        """Extra per-step sums for the update's metrics (none for PPO)."""
+        return {}
+
+    def _bonus_batch(self, state: RunnerState, traj: Rollout, hidden0: jax.Array) -> Transitions:
+        """The rollout as the bonus sees it."""
+        return Transitions(traj.obs, traj.action, traj.next_obs, traj.done, traj.event)
+
+    # --- hooks for agents with other reward shapes (multi-objective PPO) -------------------
+    def _episode_reward(self, state: RunnerState, reward: jax.Array) -> jax.Array:
+        """The scalar each step adds to the logged episode return (here: the reward)."""
+        return reward
+
+    def _extrinsic_advantages(
+        self, state: RunnerState, traj: Rollout, next_v_ext: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        """Advantages ``[T, N]`` and value targets of the extrinsic reward (GAE)."""
+        cfg = self.cfg
+        return self._gae(
+            traj.reward,
+            traj.v_ext,
+            next_v_ext,
+            traj.terminated,
+            traj.done,
+            cfg.gamma_ext,
+            cfg.gae_lambda,
+        )
 
     @staticmethod
     def _gae(rewards, values, next_values, terminated, cut, gamma: float, lam: float):

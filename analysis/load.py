@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,7 +26,7 @@ import yaml
 
 from analysis import metrics
 
-__all__ = ["Run", "ScoreSet", "Sweep", "load"]
+__all__ = ["MO_SCORES", "Fronts", "Run", "ScoreSet", "Sweep", "front_score", "load", "read_fronts"]
 
 SUCCESS_ALIASES = {"success", "success_rate"}
 RETURN_ALIASES = {"return", "episode_return", "normalized_return", "normalised_return"}
@@ -126,6 +127,9 @@ class Sweep:
     metric: str
     score_refs: dict[str, dict[str, float]]
     varied_fields: list[str]
+    # Multi-objective sweeps: the hypervolume reference point of each task (sweep.yaml
+    # ``score: {metric: hypervolume_fraction, ref_points: {task: [..]}}``).
+    ref_points: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def algorithms(self) -> list[str]:
@@ -607,12 +611,143 @@ def _score_definition(
     return str(name), metric, {str(t): dict(r) for t, r in refs.items()}
 
 
-def _read_series(path: Path, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
+# --------------------------------------------------------------- multi-objective fronts
+#: Scores of a multi-objective run's front, computed from the ``front/*`` rows it logs
+#: (agents/mo_ppo.py: ``front/w<i>/obj<k>`` each weight's policy's value vector from greedy
+#: evaluation episodes, ``front/true/p<j>/obj<k>`` the env's true front). Definitions:
+#: analysis.multiobjective.
+MO_SCORES = {
+    "hypervolume": "hypervolume of the policies' value vectors above the task's reference point",
+    "hypervolume_fraction": "hypervolume as a fraction of the true front's (same reference point)",
+    "eum": "expected utility: mean over 100 simplex weights of the best w·v",
+    "igd": "inverted generational distance to the true front (lower is better)",
+    "max_utility_loss": "largest utility gap to the true front over the EUM weights (lower is better)",
+    "cardinality": "number of distinct non-dominated value vectors",
+}
+#: Size of the fixed weight set of EUM and MUL (analysis.multiobjective.weight_set's scheme).
+EUM_WEIGHT_COUNT = 100
+_FRONT_ROW = re.compile(r"^front/(w|true/p)(\d+)/(obj|weight)(\d+)$")
+
+
+@dataclass
+class Fronts:
+    """The fronts a multi-objective run logged: one set of value vectors per logged step."""
+
+    steps: np.ndarray  # [S]
+    points: np.ndarray  # [S, W, m]: weight i's policy's value vector at each step
+    weights: np.ndarray | None  # [W, m]: the weight each policy was trained for
+    true_front: np.ndarray | None  # [k, m]: the env's known front (None when unknown)
+
+
+def read_fronts(metrics_file: str | Path) -> Fronts | None:
+    """The ``front/*`` rows of a run's ``metrics.parquet`` as arrays (None if it has none)."""
+    import pandas as pd
+
+    frame = pd.read_parquet(metrics_file, columns=["step", "metric", "value"])
+    frame = frame[frame["metric"].str.startswith("front/")]
+    if frame.empty:
+        return None
+    parts = frame["metric"].str.extract(_FRONT_ROW.pattern)
+    frame = frame.assign(kind=parts[0], index=parts[1], field=parts[2], k=parts[3]).dropna()
+    own = frame[(frame["kind"] == "w") & (frame["field"] == "obj")]
+    if own.empty:
+        return None
+    own = own.astype({"index": int, "k": int})
+    steps = np.sort(own["step"].unique())
+    n_w, m = own["index"].max() + 1, own["k"].max() + 1
+    points = np.full((steps.size, n_w, m), np.nan)
+    rows = np.searchsorted(steps, own["step"].to_numpy())
+    points[rows, own["index"].to_numpy(), own["k"].to_numpy()] = own["value"].to_numpy()
+
+    def last_table(kind: str, field_name: str) -> np.ndarray | None:
+        sub = frame[(frame["kind"] == kind) & (frame["field"] == field_name)]
+        if sub.empty:
+            return None
+        sub = sub[sub["step"] == sub["step"].max()].astype({"index": int, "k": int})
+        table = np.full((sub["index"].max() + 1, sub["k"].max() + 1), np.nan)
+        table[sub["index"].to_numpy(), sub["k"].to_numpy()] = sub["value"].to_numpy()
+        return table
+
+    return Fronts(steps, points, last_table("w", "weight"), last_table("true/p", "obj"))
+
+
+def front_score(
+    name: str, points: np.ndarray, true_front: np.ndarray | None, ref: Sequence[float] | None
+) -> float:
+    """One :data:`MO_SCORES` score of a set of value vectors ``[W, m]``.
+
+    Hypervolumes drop points below ``ref`` (they add no volume); the true front must lie
+    above ``ref`` (else ``ValueError``: the reference point would not measure it).
+    """
+    from analysis import multiobjective as mo
+
+    if name not in MO_SCORES:
+        raise ValueError(f"unknown front score {name!r}; known: {', '.join(MO_SCORES)}")
+    points = np.asarray(points, np.float64)
+    # A weight missing at a step (NaN row) has no point there.
+    points = points[np.isfinite(points).all(axis=1)]
+    if not len(points):
+        return math.nan
+    if name in ("hypervolume", "hypervolume_fraction"):
+        if ref is None:
+            raise ValueError(
+                f"score {name!r} needs a reference point per task: sweep.yaml "
+                f"score: {{metric: {name}, ref_points: {{<task>: [..]}}}}"
+            )
+        hv = mo.hypervolume(points, ref, strict=False)
+        if name == "hypervolume":
+            return hv
+        if true_front is None:
+            raise ValueError(f"score {name!r} needs the true front (this env has none)")
+        return hv / mo.hypervolume(true_front, ref)
+    if name == "cardinality":
+        return float(mo.cardinality(points))
+    weights = mo.weight_set(points.shape[1], EUM_WEIGHT_COUNT)
+    if name == "eum":
+        return mo.expected_utility(points, weights)
+    if true_front is None:
+        raise ValueError(f"score {name!r} needs the true front (this env has none)")
+    if name == "igd":
+        return mo.igd(points, true_front)
+    return mo.max_utility_loss(points, true_front, weights)
+
+
+def _front_series(
+    path: Path, metric: str, ref: Sequence[float] | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    fronts = read_fronts(path)
+    if fronts is None:
+        return None
+    values = np.array([front_score(metric, p, fronts.true_front, ref) for p in fronts.points])
+    return fronts.steps.astype(np.int64), values
+
+
+def _ref_points(spec: Mapping[str, Any], override: Mapping[str, Any] | None) -> dict[str, list]:
+    score = spec.get("score")
+    refs = override if override is not None else {}
+    if override is None and isinstance(score, Mapping):
+        refs = score.get("ref_points") or {}
+    if not isinstance(refs, Mapping):
+        raise ValueError(f"ref_points must map task to a reference point [..], got {refs!r}")
+    out = {}
+    for task, point in refs.items():
+        values = np.asarray(point, dtype=np.float64).reshape(-1)
+        if not values.size or not np.all(np.isfinite(values)):
+            raise ValueError(f"ref_points for task {task}: expected finite numbers, got {point!r}")
+        out[str(task)] = values.tolist()
+    return out
+
+
+def _read_series(
+    path: Path, metric: str, ref: Sequence[float] | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
     import pandas as pd
 
     frame = pd.read_parquet(path, columns=["step", "metric", "value"])
     rows = frame[frame["metric"] == metric]
     if rows.empty:
+        if metric in MO_SCORES:
+            return _front_series(path, metric, ref)
         return None
     rows = rows.sort_values("step", kind="stable")
     return rows["step"].to_numpy(np.int64), rows["value"].to_numpy(np.float64)
@@ -623,6 +758,7 @@ def load(
     score: str | None = None,
     score_refs: Mapping[str, Mapping[str, float]] | None = None,
     warn: bool = True,
+    ref_points: Mapping[str, Sequence[float]] | None = None,
 ) -> Sweep:
     """Read every completed run of a sweep directory.
 
@@ -630,7 +766,10 @@ def load(
     in ``Sweep.skipped``, and named in a warning). ``score`` (default: sweep.yaml
     ``score:``, else ``success_rate``) is ``success_rate``, ``return`` (normalised with
     per-task ``score_refs`` ``{task: {min, max}}`` or ``{random, optimal}``) or any logged
-    metric name. Raises ``ValueError`` for a missing/empty directory or no completed run.
+    metric name. Multi-objective runs also have the :data:`MO_SCORES` (``hypervolume``,
+    ``hypervolume_fraction``, ``eum``, ...), computed from their logged fronts; hypervolumes
+    use ``ref_points`` ``{task: [..]}`` (default: sweep.yaml ``score: {ref_points: ..}``).
+    Raises ``ValueError`` for a missing/empty directory or no completed run.
     """
     root = Path(path)
     if not root.is_dir():
@@ -642,6 +781,7 @@ def load(
     name, metric, refs = _score_definition(spec, score, score_refs)
     for task, r in refs.items():
         _ref_bounds(task, r)
+    mo_refs = _ref_points(spec, ref_points)
 
     run_dirs = sorted(
         d
@@ -658,6 +798,11 @@ def load(
         except (OSError, ValueError) as err:
             skipped[d.name] = f"unreadable status.json ({err.__class__.__name__})"
             continue
+        if not isinstance(status, dict):  # valid JSON, but `[]`, `null` or `"completed"`
+            skipped[d.name] = (
+                f"unreadable status.json (not a JSON object: {json.dumps(status)[:40]})"
+            )
+            continue
         state = status.get("status")
         if state != "completed":
             error = f": {status['error']}" if status.get("error") else ""
@@ -665,7 +810,9 @@ def load(
             continue
         try:
             config = _read_yaml(d / "config.yaml") or {}
-            series = _read_series(d / "metrics.parquet", metric)
+            series = _read_series(
+                d / "metrics.parquet", metric, mo_refs.get(str(config.get("env")))
+            )
         except (OSError, ValueError, yaml.YAMLError, ImportError) as err:
             skipped[d.name] = f"unreadable run files ({err})"
             continue
@@ -706,4 +853,4 @@ def load(
             f"(skipped: {', '.join(f'{n} ({w})' for n, w in skipped.items())})"
         )
     fields = _assign_algorithms(runs, spec)
-    return Sweep(root, spec, runs, skipped, name, metric, refs, fields)
+    return Sweep(root, spec, runs, skipped, name, metric, refs, fields, mo_refs)

@@ -16,10 +16,17 @@ from typing import Any
 
 import numpy as np
 
-from analysis import estimates, plots, power
-from analysis.load import ScoreSet, Sweep, load
+from analysis import bonus_visits, estimates, plots, power
+from analysis.load import MO_SCORES, Fronts, ScoreSet, Sweep, load, read_fronts
 
-__all__ = ["Report", "ReportOptions", "build_report", "format_interval", "latex_table"]
+__all__ = [
+    "Report",
+    "ReportError",
+    "ReportOptions",
+    "build_report",
+    "format_interval",
+    "latex_table",
+]
 
 
 @dataclass
@@ -59,6 +66,14 @@ class Report:
     rows: list[list[str]]
     files: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+class ReportError(ValueError):
+    """The sweep cannot be reported; ``notes`` are what loading noticed first (skipped runs)."""
+
+    def __init__(self, message: str, notes: list[str]) -> None:
+        super().__init__(message)
+        self.notes = notes
 
 
 def format_interval(point: float, lo: float, hi: float) -> str:
@@ -193,6 +208,198 @@ def _missing_rows(sweep: Sweep, sets: Sequence[ScoreSet]) -> list[list[str]]:
     return rows
 
 
+def _final_points(fronts: Fronts, step: int | None) -> np.ndarray | None:
+    """The value vectors logged at ``step`` (or the last before it; the last if ``None``)."""
+    upto = fronts.steps.size if step is None else np.searchsorted(fronts.steps, step, "right")
+    if not upto:
+        return None
+    points = fronts.points[upto - 1]
+    return points[np.isfinite(points).all(axis=1)]
+
+
+def _front_figure(
+    task: str,
+    finals: dict[str, list[np.ndarray]],
+    true_front: np.ndarray | None,
+    ref: list[float] | None,
+) -> Any:
+    """Every seed's policies' value vectors per algorithm (marker area ∝ how many policies
+    reached a point), the true front, and the hypervolume reference point."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.0, 4.2))
+    if true_front is not None:
+        order = np.argsort(true_front[:, 0])
+        ax.plot(
+            true_front[order, 0],
+            true_front[order, 1],
+            "-",
+            color="0.6",
+            lw=1,
+            zorder=1,
+        )
+        ax.scatter(
+            true_front[:, 0],
+            true_front[:, 1],
+            s=110,
+            facecolors="none",
+            edgecolors="black",
+            lw=1.2,
+            label="true front",
+            zorder=2,
+        )
+    markers = ["o", "s", "^", "D", "v", "P", "X", "*"]
+    for i, (alg, runs) in enumerate(finals.items()):
+        points = np.concatenate(runs, axis=0)[:, :2]
+        unique, counts = np.unique(np.round(points, 6), axis=0, return_counts=True)
+        ax.scatter(
+            unique[:, 0],
+            unique[:, 1],
+            s=15 + 60 * counts / counts.max(),
+            color=plots.OKABE_ITO[i % len(plots.OKABE_ITO)],
+            marker=markers[i % len(markers)],
+            alpha=0.75,
+            label=f"{alg} ({len(runs)} seeds × {runs[0].shape[0]} weights)",
+            zorder=3,
+        )
+    if ref is not None:
+        ax.scatter([ref[0]], [ref[1]], marker="+", s=80, color="black", label="reference point")
+    ax.set_xlabel("objective 0")
+    ax.set_ylabel("objective 1")
+    ax.set_title(task)
+    ax.legend(frameon=False, fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _bonus_visits_section(doc: _Doc, sweep: Sweep, fig_dir: Path, notes: list[str]) -> None:
+    """Bonus against visits per cell (``bonus_by_cell.csv``): RDD's 1/n property, log-log."""
+    try:
+        groups = bonus_visits.bonus_visits(sweep.runs)
+    except ValueError as err:
+        notes.append(f"bonus-against-visits skipped: {err}")
+        return
+    if not groups:
+        return
+    doc.h("Bonus against visits (log-log slope)")
+    doc.p(
+        "Per cell the last rollout reached: its visits over the run (coverage.npy) and the mean "
+        "raw bonus of the rollout's steps that reached it (bonus_by_cell.csv, written with "
+        "every checkpoint). A bonus proportional to 1/n has slope −1 (RDD's pseudo-count, "
+        "Fang et al. 2025); cells pool observations (direction, carried object, layout), so "
+        "the slope describes the run rather than estimating the bonus's exponent exactly. "
+        "Median slope over runs [min, max]."
+    )
+    doc.table(["Task", "Algorithm", "Runs fitted", "Slope"], bonus_visits.summary_rows(groups))
+    for task, task_groups in bonus_visits.by_task(groups).items():
+        name = "bonus_visits_" + "".join(ch if ch.isalnum() else "_" for ch in task)
+        doc.figure(
+            name,
+            plots.save(bonus_visits.figure(task, task_groups), fig_dir, name),
+            f"Bonus against visits on {task}",
+        )
+
+
+def _front_section(
+    doc: _Doc, sweep: Sweep, opts: ReportOptions, fig_dir: Path, notes: list[str]
+) -> None:
+    """Multi-objective sweeps: each task's fronts (every seed, the true front drawn) and the
+    front scores (analysis.load.MO_SCORES) as IQM [95% CI] across seeds."""
+    fronts: dict[str, Fronts] = {}
+    for run in sweep.runs:
+        try:
+            found = read_fronts(run.path / "metrics.parquet")
+        except (OSError, ValueError) as err:
+            notes.append(f"fronts of {run.name} unreadable: {err}")
+            continue
+        if found is not None:
+            fronts[run.name] = found
+    if not fronts:
+        return
+    doc.h("Pareto fronts (multi-objective)")
+    at = f"step {opts.step}" if opts.step is not None else "the final logged step"
+    refs = ", ".join(f"{t} {r}" for t, r in sorted(sweep.ref_points.items()))
+    doc.p(
+        f"Each policy's value vector (discounted return per objective, greedy evaluation) at "
+        f"{at}, one policy per training weight; marker area grows with the number of seeds' "
+        "policies at a point. Scores per task, IQM [95% CI] across seeds (stratified "
+        f"bootstrap, {opts.reps} replicates): "
+        + "; ".join(f"{n}: {d}" for n, d in MO_SCORES.items())
+        + ". Hypervolume reference points: "
+        + (refs or "none given (sweep.yaml score: {ref_points: {task: [..]}}), so no hypervolume")
+        + "."
+    )
+    rows: dict[tuple[str, str], dict[str, str]] = {}
+    columns = []
+    for name in MO_SCORES:
+        if name.startswith("hypervolume") and not sweep.ref_points:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                scored = load(
+                    sweep.path, score=name, warn=False, ref_points=sweep.ref_points
+                ).scores(step=opts.step, tasks="common")
+            for t, task in enumerate(scored.tasks):
+                column = {a: m[:, [t]] for a, m in scored.matrices.items()}
+                est = estimates.aggregate_estimates(
+                    column, names=("IQM",), reps=opts.reps, seed=opts.seed, engine=opts.engine
+                )
+                for alg in column:
+                    lo, hi = est.intervals[alg][:, 0]
+                    rows.setdefault((alg, task), {})[name] = format_interval(
+                        est.points[alg][0], lo, hi
+                    )
+            columns.append(name)
+        except ValueError as err:
+            notes.append(f"front score {name} skipped: {err}")
+    if columns:
+        doc.table(
+            ["Algorithm", "Task", *columns],
+            [
+                [alg, task, *(cells.get(c, "—") for c in columns)]
+                for (alg, task), cells in rows.items()
+            ],
+        )
+    by_task: dict[str, dict[str, list[np.ndarray]]] = {}
+    true_fronts: dict[str, np.ndarray | None] = {}
+    for run in sorted(sweep.runs, key=lambda r: (r.algorithm, r.seed)):
+        if run.name not in fronts:
+            continue
+        final = _final_points(fronts[run.name], opts.step)
+        if final is None:
+            continue
+        by_task.setdefault(run.task, {}).setdefault(run.algorithm, []).append(final)
+        true_fronts.setdefault(run.task, fronts[run.name].true_front)
+    for task, finals in sorted(by_task.items()):
+        true = true_fronts[task]
+        if true is not None and len(true) <= 12:
+            # Which true-front points the policies reached (linear scalarisation reaches only
+            # the supported ones: the concave Deep Sea Treasure shows it).
+            doc.p(
+                f"{task}: policies (seeds × weights) whose value vector is each point of the "
+                "true front (to 1e-4), and those on none of them."
+            )
+            labels = [f"({', '.join(f'{v:.3g}' for v in point)})" for point in true]
+            table = []
+            for alg, runs in finals.items():
+                points = np.concatenate(runs, axis=0)
+                hits = np.isclose(points[:, None, :], true[None], rtol=1e-5, atol=1e-4).all(-1)
+                table.append(
+                    [alg, *map(str, hits.sum(axis=0)), str(int((~hits.any(axis=1)).sum()))]
+                )
+            doc.table(["Algorithm", *labels, "off the front"], table)
+        name = "front_" + "".join(ch if ch.isalnum() else "_" for ch in task)
+        fig = _front_figure(task, finals, true, sweep.ref_points.get(task))
+        m = next(iter(finals.values()))[0].shape[1]
+        extra = f" (first two of {m} objectives)" if m > 2 else ""
+        doc.figure(
+            name,
+            plots.save(fig, fig_dir, name),
+            f"Fronts on {task}{extra}: every seed's policies and the true front",
+        )
+
+
 def build_report(
     path: str | Path, out: str | Path = "report", options: ReportOptions | None = None
 ) -> Report:
@@ -202,14 +409,19 @@ def build_report(
         raise ValueError(f"speed_window (--speed-window) must be >= 1, got {opts.speed_window}")
     out_dir = Path(out)
     fig_dir = out_dir / "figures"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        sweep = load(path, score=opts.score)
-        tasks = "common" if opts.common_tasks else None
-        final = sweep.scores(step=opts.step, tasks=tasks)
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sweep = load(path, score=opts.score)
+            tasks = "common" if opts.common_tasks else None
+            final = sweep.scores(step=opts.step, tasks=tasks)
+            estimates.check_scores(final.matrices)
+    except ValueError as err:
+        # The skip notes (unreadable or unfinished runs) often say why too few runs are left.
+        raise ReportError(str(err), [str(w.message) for w in caught]) from None
     notes = [str(w.message) for w in caught]
     scores = final.matrices
-    estimates.check_scores(scores)
     doc = _Doc()
     title = f"Results: {sweep.path.name}"
     doc.h(title, 1)
@@ -426,6 +638,9 @@ def build_report(
                 )
         except ValueError as err:
             notes.append(f"coverage skipped: {err}")
+
+    _bonus_visits_section(doc, sweep, fig_dir, notes)
+    _front_section(doc, sweep, opts, fig_dir, notes)
 
     # Power analysis.
     if opts.power:

@@ -9,6 +9,18 @@ Subclasses implement :meth:`Environment.reset_env` and :meth:`Environment.step_e
 auto-reset lives here, in one place. After an episode ends, ``step`` returns the first
 observation of the next episode and keeps the last one of the finished episode in
 ``info["final_observation"]`` so agents can bootstrap values at truncations.
+
+Multi-objective environments (:mod:`envs.multiobjective.base`) keep this shape and
+auto-reset; their ``reward`` is a float32 vector ``[m]`` described by
+``env.reward_space(params)``.
+
+Multi-agent environments (social dilemmas, :mod:`envs.social.base`) keep the same two
+functions with a leading agent axis N: ``obs [N, ...]``, ``action [N]``, ``reward [N]``,
+``info["event"] [N]``; ``terminated`` / ``truncated`` are per episode (all agents end
+together), so this class's auto-reset serves them unchanged. ``observation_space`` and
+``action_space`` describe ONE agent. Stacked arrays, not dicts, inside JAX (a shared
+network is a reshape); dicts keyed by agent name appear only at the PettingZoo door
+(:mod:`envs.pettingzoo`).
 """
 
 from __future__ import annotations

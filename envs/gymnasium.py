@@ -1,6 +1,6 @@
 """Gymnasium front door: every gridworld task as ``explore/<Name>-v0``.
 
->>> import envs.gymnasium  # registers the ids
+>>> import gymnasium, envs  # ``import envs`` registers the ids (as ``import minigrid`` does)
 >>> env = gymnasium.make("explore/DoorKey-8x8-v0", contexts=0)
 >>> venv = gymnasium.make_vec("explore/DoorKey-8x8-v0", num_envs=64)  # one jitted, vmapped step
 
@@ -23,10 +23,11 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from envs import GYMNASIUM_NAMESPACE, register_gymnasium
 from envs.core import Environment
 from envs.registry import make
 
-NAMESPACE = "explore"
+NAMESPACE = GYMNASIUM_NAMESPACE
 _MAX_SEED = 2**31 - 1
 
 
@@ -207,23 +208,9 @@ class GridWorldVectorEnv(VectorEnv):
 
 
 def register_all() -> list[str]:
-    """Register ``explore/<Name>-v0`` for every gridworld task (idempotent); returns the ids."""
-    from envs.gridworld.tasks import TASKS
+    """Register ``explore/<Name>-v0`` for every gridworld task (idempotent); returns the ids.
 
-    ids = []
-    for name in TASKS:
-        env_id = f"{NAMESPACE}/{name}-v0"
-        if env_id not in gymnasium.registry:
-            gymnasium.register(
-                id=env_id,
-                entry_point=GridWorldEnv,
-                vector_entry_point=GridWorldVectorEnv,
-                kwargs={"name": name},
-                # The env truncates itself at the task's max_steps: no TimeLimit wrapper.
-                max_episode_steps=None,
-            )
-        ids.append(env_id)
-    return ids
-
-
-register_all()
+    ``import envs`` already did (:func:`envs.register_gymnasium`); kept for callers of the
+    Gymnasium front door.
+    """
+    return register_gymnasium()

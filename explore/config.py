@@ -1,10 +1,15 @@
 """The run configuration: a typed schema validated before anything runs.
 
 ``explore train env=DoorKey-8x8 bonus=rnd ppo.lr=3e-4 env.contexts=0`` becomes a
-:class:`RunConfig`. Dotted keys address nested fields (``ppo.*``) and free-form keyword
-groups (``env.*`` → ``env_kwargs``, ``bonus.*`` → ``bonus_kwargs``); a bare PPO field
-(``lr=3e-4``) is shorthand for ``ppo.lr``. Unknown names list the close matches; wrong types
-or ranges name the field and what it accepts.
+:class:`RunConfig`. Dotted keys address nested fields: the chosen agent's settings section
+(``ppo.*``; ``ippo.*`` for ``agent=ippo``, ...) and free-form keyword groups (``env.*`` →
+``env_kwargs``, ``bonus.*`` → ``bonus_kwargs``); a bare agent field (``lr=3e-4``) is shorthand
+for the chosen agent's section. Unknown names list the close matches; wrong types or ranges
+name the field and what it accepts.
+
+The agents' settings are not declared here: each section is the agent's own settings class
+from :mod:`agents.configs` (one place per default), so ``--help``, validation and the resolved
+``config.yaml`` follow the agent's code.
 """
 
 from __future__ import annotations
@@ -16,44 +21,25 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+
+from agents.configs import AGENTS, RUN_LEVEL_FIELDS, PPOConfig, agent_entry, sections
+
+_SECTIONS: dict[str, type[PPOConfig]] = sections()
+DEFAULT_AGENT = "ppo"
 
 
-class PPOSettings(BaseModel):
-    """PPO hyper-parameters (mirrors :class:`agents.ppo.PPOConfig`)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    num_envs: int = Field(16, ge=1, description="parallel environments per seed")
-    num_steps: int = Field(128, ge=1, description="rollout length per update")
-    lr: float = Field(2.5e-4, gt=0, description="Adam learning rate")
-    anneal_lr: bool = Field(True, description="linearly anneal the learning rate to 0")
-    update_epochs: int = Field(4, ge=1, description="epochs per update")
-    num_minibatches: int = Field(4, ge=1, description="minibatches per epoch")
-    gamma_ext: float = Field(0.99, gt=0, le=1, description="discount of extrinsic rewards")
-    gamma_int: float = Field(0.99, gt=0, le=1, description="discount of intrinsic rewards")
-    gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE λ")
-    clip_eps: float = Field(0.2, gt=0, description="PPO clip range")
-    clip_value: bool = Field(True, description="clip value updates as the policy")
-    ent_coef: float = Field(0.01, ge=0, description="entropy bonus coefficient")
-    vf_coef: float = Field(0.5, ge=0, description="value loss coefficient")
-    max_grad_norm: float = Field(0.5, gt=0, description="global gradient-norm clip")
-    ext_coef: float = Field(1.0, ge=0, description="weight of extrinsic advantages")
-    int_coef: float = Field(1.0, ge=0, description="weight of intrinsic advantages")
-    int_episodic: bool = Field(False, description="cut intrinsic returns at episode ends")
-    normalize_int_reward: bool = Field(
-        True, description="divide r_int by the std of intrinsic returns"
-    )
-    network: Literal["auto", "mlp", "cnn"] = Field(
-        "auto", description="auto: cnn for grids, else mlp"
-    )
-    hidden: int = Field(64, ge=1, description="width of hidden layers")
-    activation: Literal["tanh", "relu"] = Field("tanh", description="MLP activation")
-    gru: int = Field(0, ge=0, description="GRU memory width (0 = none)")
-
-
-class RunConfig(BaseModel):
-    """Everything that defines a run (one seed); the resolved form is saved as config.yaml."""
+class _RunFields(BaseModel):
+    """The run-level fields of :class:`RunConfig` (the agent sections are added from the registry)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -61,16 +47,21 @@ class RunConfig(BaseModel):
     env_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="env overrides, e.g. env.contexts=0"
     )
-    agent: Literal["ppo", "sb3_ppo", "sb3_a2c"] = Field("ppo", description="agent")
+    agent: str = Field(
+        DEFAULT_AGENT, description="agent: " + ", ".join(AGENTS) + " (settings: <section>.*)"
+    )
     bonus: str = Field("none", description="intrinsic reward spec, e.g. rnd, product(rnd,e3b)")
     bonus_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="bonus fields, e.g. bonus.lr=1e-4"
     )
     seed: int = Field(0, ge=0, description="seed of this run")
-    total_steps: int = Field(1_000_000, ge=1, description="environment steps per seed")
+    total_steps: int = Field(
+        PPOConfig.model_fields["total_steps"].default,
+        ge=1,
+        description="environment steps per seed",
+    )
     log_every: int = Field(10, ge=1, description="updates between log lines (one compiled chunk)")
     checkpoint_every: int = Field(1, ge=1, description="chunks between checkpoints")
-    ppo: PPOSettings = Field(default_factory=PPOSettings)
     tensorboard: bool = Field(False, description="also write TensorBoard event files")
     wandb: bool = Field(
         False, description="also log to Weights & Biases (offline unless WANDB_MODE)"
@@ -78,6 +69,15 @@ class RunConfig(BaseModel):
     vec_env: Literal["dummy", "subproc"] = Field(
         "dummy", description="sb3 agents: DummyVecEnv (one process) or SubprocVecEnv (one per env)"
     )
+
+    @field_validator("agent")
+    @classmethod
+    def _known_agent(cls, value: str) -> str:
+        try:
+            agent_entry(value)
+        except KeyError as err:
+            raise ValueError(err.args[0]) from None
+        return value
 
     @field_validator("total_steps", mode="before")
     @classmethod
@@ -94,6 +94,58 @@ class RunConfig(BaseModel):
                 return int(number)
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_agent_section(cls, data: Any) -> Any:
+        # The chosen agent's section is filled with its defaults; another agent's section is
+        # a mistake (settings that would silently do nothing).
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        agent = data.get("agent", DEFAULT_AGENT)
+        if not isinstance(agent, str) or agent not in AGENTS:
+            return data  # the field validator reports it
+        section = AGENTS[agent].section
+        for name in _SECTIONS:
+            if name != section and data.get(name) is not None:
+                raise ValueError(
+                    f"{name}.* settings given, but agent={agent} reads {section}.* "
+                    f"(agents with {name}.*: "
+                    f"{', '.join(a for a, e in AGENTS.items() if e.section == name)})"
+                )
+        values = data.get(section) or {}
+        if isinstance(values, BaseModel):
+            values = values.model_dump()
+        if isinstance(values, dict):
+            for key in RUN_LEVEL_FIELDS:
+                if key in values:
+                    raise ValueError(f"{section}.{key}: set the run's {key} instead")
+        data[section] = values
+        return data
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> dict[str, Any]:
+        # Only the chosen agent's section, without the run-level fields it mirrors.
+        data = handler(self)
+        for name in _SECTIONS:
+            if data.get(name) is None:
+                data.pop(name, None)
+            else:
+                for key in RUN_LEVEL_FIELDS:
+                    data[name].pop(key, None)
+        return data
+
+    @property
+    def section(self) -> str:
+        """Name of the chosen agent's settings section (``ppo``, ``ippo``, ...)."""
+        return AGENTS[self.agent].section
+
+    @property
+    def agent_settings(self) -> PPOConfig:
+        """The chosen agent's settings, with the run's ``total_steps``."""
+        settings = getattr(self, self.section)
+        return settings.model_copy(update={k: getattr(self, k) for k in RUN_LEVEL_FIELDS})
+
     def identity(self) -> dict[str, Any]:
         """The fields that make runs differ, apart from the seed."""
         data = self.model_dump(mode="json")
@@ -108,16 +160,48 @@ class RunConfig(BaseModel):
         return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
-def field_help() -> list[tuple[str, str, str]]:
-    """(name, default, description) of every field, for ``--help``."""
+RunConfig = create_model(
+    "RunConfig",
+    __base__=_RunFields,
+    __doc__="Everything that defines a run (one seed); the resolved form is saved as config.yaml.",
+    **{
+        name: (
+            config | None,
+            Field(
+                None,
+                description=f"settings of {', '.join(a for a, e in AGENTS.items() if e.section == name)}",
+            ),
+        )
+        for name, config in _SECTIONS.items()
+    },
+)
+
+
+def _section_fields(config: type[PPOConfig]) -> dict[str, Any]:
+    return {k: v for k, v in config.model_fields.items() if k not in RUN_LEVEL_FIELDS}
+
+
+def field_help(agent: str | None = None) -> list[tuple[str, str, str]]:
+    """(name, default, description) of every field, for ``--help``.
+
+    With ``agent``, the run fields and that agent's section; without, the run fields, every
+    field of the default agent's section, and each other section's own additions.
+    """
     rows = []
-    for name, info in RunConfig.model_fields.items():
-        if name == "ppo":
-            for sub, sub_info in PPOSettings.model_fields.items():
-                rows.append((f"ppo.{sub}", repr(sub_info.default), sub_info.description or ""))
-        else:
-            default = info.default_factory() if info.default_factory else info.default
-            rows.append((name, repr(default), info.description or ""))
+    for name, info in _RunFields.model_fields.items():
+        default = info.default_factory() if info.default_factory else info.default
+        rows.append((name, repr(default), info.description or ""))
+    chosen = {AGENTS[agent].section: AGENTS[agent].config} if agent else _SECTIONS
+    base = _section_fields(PPOConfig)
+    for section, config in chosen.items():
+        fields = _section_fields(config)
+        shown = (
+            fields
+            if agent or section == AGENTS[DEFAULT_AGENT].section
+            else {k: v for k, v in fields.items() if k not in base or v.default != base[k].default}
+        )
+        for sub, info in shown.items():
+            rows.append((f"{section}.{sub}", repr(info.default), info.description or ""))
     return rows
 
 
@@ -140,11 +224,21 @@ def _parse_value(text: str) -> Any:
     return value
 
 
+def _chosen_agent(data: dict[str, Any], overrides: list[str]) -> str:
+    agent = data.get("agent", DEFAULT_AGENT)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if sep and key.strip() == "agent":
+            agent = text.strip()
+    return agent if agent in AGENTS else DEFAULT_AGENT
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``key=value`` strings to a config dict (returns a new dict)."""
     data = json.loads(json.dumps(data))
-    top = set(RunConfig.model_fields)
-    ppo_fields = set(PPOSettings.model_fields)
+    top = set(_RunFields.model_fields)
+    section = AGENTS[_chosen_agent(data, overrides)].section
+    agent_fields = set(_section_fields(_SECTIONS[section]))
     for item in overrides:
         key, sep, text = item.partition("=")
         key = key.strip()
@@ -157,22 +251,22 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
                 data.setdefault("env_kwargs", {})[rest] = value
             elif head == "bonus":
                 data.setdefault("bonus_kwargs", {})[rest] = value
-            elif head == "ppo":
-                if rest not in ppo_fields:
-                    raise ValueError(
-                        f"unknown field 'ppo.{rest}'.{_close(rest, sorted(ppo_fields))}"
-                    )
-                data.setdefault("ppo", {})[rest] = value
+            elif head in _SECTIONS:
+                known = set(_section_fields(_SECTIONS[head]))
+                if rest in RUN_LEVEL_FIELDS:
+                    raise ValueError(f"{key}: set the run's {rest} instead ({rest}=...)")
+                if rest not in known:
+                    raise ValueError(f"unknown field '{head}.{rest}'.{_close(rest, sorted(known))}")
+                data.setdefault(head, {})[rest] = value
             else:
-                raise ValueError(
-                    f"unknown field group {head!r} in {key!r}; use env.*, bonus.* or ppo.*"
-                )
+                groups = ", ".join(f"{g}.*" for g in ["env", "bonus", *_SECTIONS])
+                raise ValueError(f"unknown field group {head!r} in {key!r}; use {groups}")
         elif key in top:
             data[key] = value
-        elif key in ppo_fields:
-            data.setdefault("ppo", {})[key] = value
+        elif key in agent_fields:
+            data.setdefault(section, {})[key] = value
         else:
-            choices = sorted(top | ppo_fields | {"seeds", "out"})
+            choices = sorted(top | agent_fields | {"seeds", "out"})
             raise ValueError(f"unknown field {key!r}.{_close(key, choices)}")
     return data
 
@@ -186,23 +280,58 @@ def build_config(data: dict[str, Any]) -> RunConfig:
         for e in err.errors():
             field = ".".join(str(p) for p in e["loc"])
             if e["type"] == "extra_forbidden":
-                group = PPOSettings if e["loc"][0] == "ppo" else RunConfig
+                head = str(e["loc"][0])
+                group = _SECTIONS[head] if head in _SECTIONS and len(e["loc"]) > 1 else RunConfig
                 lines.append(
                     f"unknown field {field!r}.{_close(str(e['loc'][-1]), list(group.model_fields))}"
                 )
+            elif not e["loc"]:
+                lines.append(str(e.get("ctx", {}).get("error", e["msg"])))
             else:
-                lines.append(f"field {field!r}: {e['msg']} (got {e.get('input')!r})")
+                message = str(e.get("ctx", {}).get("error", "")) or e["msg"]
+                lines.append(f"field {field!r}: {message} (got {e.get('input')!r})")
         raise ValueError("invalid config: " + "; ".join(lines)) from None
+
+
+def yaml_error_line(path: str | Path, err: yaml.YAMLError) -> str:
+    """One line for a YAML file that cannot be read: file, line, column and the problem."""
+    problem = getattr(err, "problem", None) or getattr(err, "context", None) or str(err)
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    problem = " ".join(str(problem).split())
+    if isinstance(err, yaml.constructor.ConstructorError) and "tag" in problem:
+        # safe_load refuses python/... tags on purpose: they would run code.
+        problem += "; only plain YAML is read (tags such as !!python/... are refused)"
+    return f"{path}: not valid YAML{where}: {problem}"
+
+
+def read_yaml_file(path: str | Path, what: str = "config file") -> Any:
+    """``yaml.safe_load`` of a file; a missing or malformed file raises a one-line error.
+
+    Shared by ``explore train --config`` and ``explore sweep`` so both say the same thing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such {what}")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ValueError(yaml_error_line(path, err)) from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a text file ({err.reason})") from None
 
 
 def load_config(path: str | Path | None, overrides: list[str]) -> RunConfig:
     """Config from an optional YAML file (``yaml.safe_load``) plus overrides."""
     data: dict[str, Any] = {}
     if path is not None:
-        text = Path(path).read_text()
-        data = yaml.safe_load(text) or {}
+        data = read_yaml_file(path, "config file")
+        if data is None:
+            data = {}
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: a config file must be a YAML mapping")
+            raise ValueError(
+                f"{path}: a config file must be a YAML mapping, got {type(data).__name__}"
+            )
     return build_config(apply_overrides(data, overrides))
 
 

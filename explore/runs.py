@@ -128,11 +128,26 @@ class RunDir:
 
     # --- status --------------------------------------------------------------------------
     def status(self) -> dict[str, Any] | None:
-        """Parsed status.json, or None when the run was never started."""
+        """Parsed status.json, or None when the run was never started.
+
+        Raises ``ValueError`` naming the file when it is not a JSON object (a corrupt or
+        hand-edited file), so the CLI prints one line instead of a bare decoder message.
+        """
         path = self.path / "status.json"
         if not path.exists():
             return None
-        return json.loads(path.read_text())
+        try:
+            status = json.loads(path.read_text())
+        except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+            raise ValueError(
+                f"{path}: corrupt status.json ({err}); delete the file to start this run again"
+            ) from None
+        if not isinstance(status, dict):
+            raise ValueError(
+                f"{path}: corrupt status.json (not a JSON object: {json.dumps(status)[:40]}); "
+                "delete the file to start this run again"
+            )
+        return status
 
     def is_complete(self) -> bool:
         """Whether status.json says completed."""

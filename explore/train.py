@@ -22,20 +22,36 @@ from explore.config import RunConfig
 from explore.runs import RunDir
 
 # Per-update sums that become per-episode means in the logs.
-_EPISODE_SUMS = ("finished", "return_sum", "length_sum", "success_sum", "extrinsic_reward_sum")
+_EPISODE_SUMS = (
+    "finished",
+    "return_sum",
+    "length_sum",
+    "success_sum",
+    "extrinsic_reward_sum",
+    "episode_cells_sum",
+)
+# Running totals: the logged value is the one at the end of the chunk, not a mean over it.
+_RUNNING_TOTALS = ("coverage/cells_visited",)
+#: Per-cell table of gridworld runs with a bonus, rewritten with every checkpoint: the cell's
+#: visits so far (coverage.npy) and the mean raw bonus of the last rollout's steps reaching it.
+BONUS_TABLE = "bonus_by_cell.csv"
 
 
 def build(cfg: RunConfig, env: tuple[Any, Any] | None = None):
-    """(env, env_params, bonus, PPO) for a config; raises ValueError/KeyError on bad names.
+    """(env, env_params, bonus, runner) for a config; raises ValueError/KeyError on bad names.
 
-    The PPO trains with the PPO config; ``train`` wraps it in the run store. ``env`` is an
+    The runner is the agent's class from :data:`agents.configs.AGENTS` (``"module:Class"``),
+    built with the agent's settings; ``train`` wraps it in the run store. ``env`` is an
     already built ``(env, env_params)`` for ``cfg.env`` (sweeps validate many configs per env).
     """
+    import importlib
+
     import agents.bonuses
     import envs
-    from agents.ppo import PPO, PPOConfig
+    from agents.configs import AGENTS
 
-    if cfg.agent != "ppo":
+    entry = AGENTS[cfg.agent]
+    if entry.runner is None:
         raise ValueError(
             f"agent {cfg.agent!r} does not run through explore.train's JAX loop; use agents.sb3"
         )
@@ -46,8 +62,9 @@ def build(cfg: RunConfig, env: tuple[Any, Any] | None = None):
         task = getattr(getattr(env, "task", None), "description", "") or cfg.env
         bonus_kwargs.setdefault("task", task)
     bonus = agents.bonuses.make(cfg.bonus, **bonus_kwargs)
-    ppo_cfg = PPOConfig(total_steps=cfg.total_steps, **cfg.ppo.model_dump())
-    return env, env_params, bonus, PPO(env, env_params, bonus, ppo_cfg)
+    module_name, _, class_name = entry.runner.partition(":")
+    runner_class = getattr(importlib.import_module(module_name), class_name)
+    return env, env_params, bonus, runner_class(env, env_params, bonus, cfg.agent_settings)
 
 
 def summarise(metrics: dict[str, np.ndarray]) -> dict[str, float]:
@@ -60,13 +77,49 @@ def summarise(metrics: dict[str, np.ndarray]) -> dict[str, float]:
         "episode_length": sums["length_sum"] / finished if finished else math.nan,
         "success_rate": sums["success_sum"] / finished if finished else math.nan,
     }
+    if "episode_cells_sum" in sums:
+        out["coverage/cells_per_episode"] = (
+            sums["episode_cells_sum"] / finished if finished else math.nan
+        )
     for key, values in metrics.items():
-        if key not in _EPISODE_SUMS:
+        if key in _RUNNING_TOTALS:
+            out[key] = float(np.asarray(values).reshape(-1)[-1])
+        elif key not in _EPISODE_SUMS:
             # Some diagnostics are NaN in updates where they are undefined (an event that did
             # not occur): average the rest, NaN only when none is defined.
             finite = np.asarray(values)[~np.isnan(values)]
             out[key] = float(np.mean(finite)) if finite.size else math.nan
     return out
+
+
+def write_bonus_table(run: RunDir, visits: np.ndarray, cell_bonus: np.ndarray) -> None:
+    """Write :data:`BONUS_TABLE`: ``row,col,visits,steps,bonus`` for every cell that the last
+    rollout reached (``steps`` of its steps did, with mean raw bonus ``bonus``)."""
+    from explore.runs import atomic_write_bytes
+
+    bonus_sum, steps = np.asarray(cell_bonus, np.float64)
+    width = visits.shape[-1]
+    lines = ["row,col,visits,steps,bonus"]
+    for cell in np.flatnonzero(steps):
+        lines.append(
+            f"{cell // width},{cell % width},{int(visits.flat[cell])},{int(steps[cell])},"
+            f"{bonus_sum[cell] / steps[cell]:.9g}"
+        )
+    atomic_write_bytes(run.path / BONUS_TABLE, ("\n".join(lines) + "\n").encode())
+
+
+def _load_checkpoint(run: RunDir, like: Any, updates: int | None) -> Any:
+    """``run.load_checkpoint``; a checkpoint written before the coverage diagnostics existed
+    (no ``episode_cells`` entry) resumes with them fresh: they feed no learning."""
+    try:
+        return run.load_checkpoint(like, updates)
+    except KeyError:
+        if getattr(like, "episode_cells", None) is None:
+            raise
+        older = like.replace(episode_cells=None, cell_bonus=None)
+        state, steps, done = run.load_checkpoint(older, updates)
+        fresh = state.replace(episode_cells=like.episode_cells, cell_bonus=like.cell_bonus)
+        return fresh, steps, done
 
 
 def _stack(states: list[Any]) -> Any:
@@ -148,11 +201,15 @@ def train(
     groups: dict[int, list[tuple[RunConfig, RunDir, Any]]] = {}
     for c, r in todo:
         r.path.mkdir(parents=True, exist_ok=True)
-        loaded = r.load_checkpoint(like, max(common) if common else None)
+        loaded = _load_checkpoint(r, like, max(common) if common else None)
         updates = loaded[2] if loaded else 0
         groups.setdefault(updates, []).append((c, r, loaded[0] if loaded else None))
-    for start_update, members in sorted(groups.items()):
-        _train_group(ppo, bonus, members, start_update, chunk, progress, max_chunks, on_chunk)
+    try:
+        for start_update, members in sorted(groups.items()):
+            _train_group(ppo, bonus, members, start_update, chunk, progress, max_chunks, on_chunk)
+    finally:
+        if hasattr(bonus, "close"):
+            bonus.close()  # labelling threads stop even when training raised
     return runs
 
 
@@ -192,6 +249,13 @@ def _train_group(
         return run_chunk[n]
 
     has_sync = hasattr(bonus, "sync")
+    # LLM-feedback bonuses (oni): their labelling counters are logged every chunk; the label
+    # store defaults to <out>/labels.sqlite, next to the runs it serves.
+    has_host_metrics = hasattr(bonus, "host_metrics")
+    from agents.llm.service import label_services
+    from agents.llm.store import default_store_under
+
+    services: list[Any] | None = None  # started by the first sync
     update = start_update
     chunks_done = 0
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -205,7 +269,10 @@ def _train_group(
     ]
     label = f"{cfg0.env} {cfg0.bonus} ×{len(members)} seeds"
     try:
-        with Progress(*columns, disable=not progress, transient=False) as bar:
+        with (
+            default_store_under(runs[0].path.parent),
+            Progress(*columns, disable=not progress, transient=False) as bar,
+        ):
             task = bar.add_task(
                 label, total=num_updates * batch, completed=update * batch, stats="compiling…"
             )
@@ -217,12 +284,30 @@ def _train_group(
                 elapsed = time.perf_counter() - started
                 if has_sync:
                     state = state.replace(bonus_state=bonus.sync(state.bonus_state))
+                host: dict[str, float] = {}
+                if has_host_metrics:
+                    if services is None:
+                        services = label_services(bonus)
+                        for service in services:
+                            where = service.store.path if service.store else "none (not stored)"
+                            bar.console.print(
+                                f"label store: {where}", highlight=False, soft_wrap=True
+                            )
+                    for service in services:
+                        for warning in service.health():
+                            bar.console.print(
+                                f"[yellow]warning:[/yellow] {warning}",
+                                highlight=False,
+                                soft_wrap=True,  # one line per warning, for logs and grep
+                            )
+                    host = {f"bonus/{k}": float(v) for k, v in bonus.host_metrics().items()}
                 update += n
                 chunks_done += 1
                 steps = update * batch
                 summaries = []
                 for i in range(len(runs)):
                     summary = summarise({k: v[i] for k, v in metrics.items()})
+                    summary.update(host)  # one labelling service for every seed
                     summary["steps_per_second"] = n * batch / elapsed
                     summaries.append(summary)
                     rows[i].extend(
@@ -230,11 +315,15 @@ def _train_group(
                     )
                     loggers[i].log(steps, summary)
                 coverage = np.asarray(state.coverage)
+                cell_bonus = getattr(state, "cell_bonus", None)
+                cell_bonus = None if cell_bonus is None else np.asarray(cell_bonus)
                 if chunks_done % cfg0.checkpoint_every == 0 or update >= num_updates:
                     for i, r in enumerate(runs):
                         r.write_metrics(rows[i])
                         if coverage.shape[-2:] != (1, 1):
                             r.write_coverage(coverage[i])
+                        if cell_bonus is not None:
+                            write_bonus_table(r, coverage[i], cell_bonus[i])
                         r.save_checkpoint(_index(state, i), steps, update)
                         r.set_status("running", steps=steps)
                 mean = {
@@ -249,6 +338,13 @@ def _train_group(
                 )
                 if "intrinsic_reward_mean" in mean:
                     stats += f"  r_int {mean['intrinsic_reward_mean']:.3g}±{mean.get('intrinsic_reward_std', 0):.2g}"
+                if services:
+                    counts = [s.stats() for s in services]
+                    stats += (
+                        f"  labels {sum(c['labels'] for c in counts):.0f}"
+                        f" pending {sum(c['pending'] for c in counts):.0f}"
+                        f" failed {sum(s.failures() for s in services)}"
+                    )
                 bar.update(task, completed=steps, stats=stats)
                 if on_chunk is not None:
                     on_chunk(steps, mean)
@@ -267,5 +363,3 @@ def _train_group(
     if update >= num_updates:
         for r in runs:
             r.set_status("completed", steps=update * batch)
-    if hasattr(bonus, "close"):
-        bonus.close()

@@ -28,6 +28,9 @@ _BUILTIN_MODULES = [
     "agents.bonuses.byol_explore",
     "agents.bonuses.byol_hindsight",
     "agents.bonuses.oni",
+    "agents.bonuses.social.inequity_aversion",
+    "agents.bonuses.social.svo",
+    "agents.bonuses.social.social_influence",
 ]
 _loaded = False
 

@@ -38,6 +38,13 @@ class Transitions:
     done: jax.Array
     # Caption codes of info["event"] (0 = nothing happened); used by LLM-feedback bonuses.
     event: jax.Array
+    # Filled by multi-agent agents (IPPO) for social rewards; None elsewhere. The N agents of
+    # an env sit next to each other on the env axis (index = env · N + agent).
+    reward: jax.Array | None = None  # [T, E·N] extrinsic reward of every agent
+    logits: jax.Array | None = None  # [T, E·N, A] policy logits at ``obs``
+    # [T, E·N, N, A, A]: this agent's policy logits at ``next_obs`` had agent k's action at
+    # ``action[t]`` been c (axes: k, c, the logits); needed by social influence.
+    counterfactual_logits: jax.Array | None = None
 
     @classmethod
     def from_arrays(cls, obs, action, next_obs, done, event=None) -> Transitions:

@@ -45,6 +45,7 @@ from flax import struct
 
 from agents.bonuses import register
 from agents.bonuses.base import Bonus, Metrics, Transitions, flatten_obs
+from agents.networks import orthogonal
 from envs.spaces import Box, Discrete
 
 # MiniGrid-style integer observations hold small codes (object, colour, state < 16);
@@ -98,7 +99,7 @@ class OpenLoopWorldModel(nn.Module):
         """``x`` [B, L], ``actions`` [B, K] int → predictions [B, K, L]."""
         carry = jnp.tanh(nn.Dense(self.hidden, name="init")(x))
         embed = nn.Embed(self.num_actions, self.hidden, name="action_embed")
-        cell = nn.GRUCell(features=self.hidden, name="gru")
+        cell = nn.GRUCell(features=self.hidden, recurrent_kernel_init=orthogonal(), name="gru")
         head = Predictor(self.hidden, self.latent, name="head")
         preds = []
         # K is small and static: a Python loop unrolls cheaply and keeps params shared.

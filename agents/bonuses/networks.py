@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from agents.networks import orthogonal
 from envs.spaces import Box
 
 
@@ -29,7 +30,7 @@ class MLP(nn.Module):
         x = x.reshape(x.shape[0], -1).astype(jnp.float32)
         for i, width in enumerate(self.features):
             # Orthogonal init as in the RND/ICM reference code: keeps random targets well spread.
-            x = nn.Dense(width, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x)
+            x = nn.Dense(width, kernel_init=orthogonal(np.sqrt(2)))(x)
             if i < len(self.features) - 1 or self.activate_final:
                 x = nn.relu(x)
         return x
@@ -71,8 +72,8 @@ class MiniGridCNN(nn.Module):
             # 'SAME' padding: a 7×7 view is too small to lose border cells.
             x = nn.relu(PatchConv(width, 3)(x))
         x = x.reshape(x.shape[0], -1)
-        x = nn.relu(nn.Dense(self.hidden, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x))
-        return nn.Dense(self.out_dim, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x)
+        x = nn.relu(nn.Dense(self.hidden, kernel_init=orthogonal(np.sqrt(2)))(x))
+        return nn.Dense(self.out_dim, kernel_init=orthogonal(np.sqrt(2)))(x)
 
 
 def make_encoder(kind: str, hidden: int, out_dim: int, depth: int = 2) -> nn.Module:

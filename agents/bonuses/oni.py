@@ -40,6 +40,15 @@ instead: ``update`` then runs both hooks itself through an unordered
 ``jax.experimental.io_callback`` (events out, the current table in — still no waiting), at
 the cost of one host round trip per update; under ``vmap`` it runs once per seed.
 
+**Watching the annotator.** ``host_metrics()`` returns the labelling counters (labels,
+pending, ``annotator_timeouts``, ``annotator_http_errors``, ``annotator_malformed``,
+``annotator_failed``, ``seconds_without_label``, ...); ``explore train`` logs them every chunk
+as ``bonus/oni/*`` and shows them in its progress bar, and warns on the console when captions
+fail more often than they get labelled, or when no label has arrived ``warn_after`` seconds
+(default 300; 0: never) after the first caption was queued (``bonus.warn_after=60``).
+Labels are stored in ``store=`` (default: ``<out>/labels.sqlite`` of the training run, see
+:func:`agents.llm.store.default_path`).
+
 Inside ``jit`` the reward is a table lookup ``r = scale · table[event]``, divided by
 ``N_e(c)^beta`` when ``beta > 0``, where ``N_e(c)`` counts caption ``c`` in the current
 episode of each env (the first occurrence counts 1; counts reset after a ``done``).
@@ -98,6 +107,7 @@ class OniBonus(Bonus):
         l2: float = 1e-2,
         batch_size: int = 16,
         max_attempts: int = 3,
+        warn_after: float = 300.0,
         # openai annotator
         base_url: str = "http://127.0.0.1:8000/v1",
         llm_model: str = "gpt-4o-mini",
@@ -145,6 +155,9 @@ class OniBonus(Bonus):
         self.l2 = float(l2)
         self.batch_size = int(batch_size)
         self.max_attempts = int(max_attempts)
+        if warn_after < 0:
+            raise ValueError(f"oni: warn_after must be >= 0 seconds, got {warn_after}")
+        self.warn_after = float(warn_after)
         self.embed_fn = embed_fn
         self.host_callback = bool(host_callback)
         self._callback_errors = 0
@@ -213,7 +226,11 @@ class OniBonus(Bonus):
         path = self.store_path
         store = None if path in ("", "none", "None") else LabelStore(path or default_path())
         self._service = LabelService(
-            annotator, store, batch_size=self.batch_size, max_attempts=self.max_attempts
+            annotator,
+            store,
+            batch_size=self.batch_size,
+            max_attempts=self.max_attempts,
+            warn_after=self.warn_after,
         ).start()
         if self.prefetch:
             self.observe_captions(c for c in self._require_captions() if c)

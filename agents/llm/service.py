@@ -34,6 +34,10 @@ from agents.llm.annotators import OK, Annotator
 from agents.llm.store import LabelStore
 
 _STOP = object()
+# Counters reported even while zero, so logs have a column for each from the first chunk.
+_ANNOTATOR_COUNTERS = ("timeouts", "http_errors", "connection_errors", "malformed", "refused")
+_ANNOTATOR_COUNTERS += ("failed", "requests", "answers")
+_SERVICE_COUNTERS = ("submitted", "labelled", "reused", "skipped", "errors", "store_errors")
 
 
 class LabelService:
@@ -49,6 +53,7 @@ class LabelService:
         max_pending: int = 10_000,
         max_attempts: int = 3,
         close_timeout: float = 2.0,
+        warn_after: float = 300.0,
     ) -> None:
         self.annotator = annotator
         self.store = store
@@ -57,6 +62,12 @@ class LabelService:
         self.max_pending = int(max_pending)
         self.max_attempts = int(max_attempts)
         self.close_timeout = float(close_timeout)
+        # Health (see :meth:`health`): seconds without any label before a warning (0: never).
+        self.warn_after = float(warn_after)
+        self._first_submit: float | None = None  # time.monotonic() of the first queued item
+        self._answers_arrived = 0  # labels and preferences obtained since then (any source)
+        self._warned_stall = False
+        self._warned_failures = 0  # failure count at the last failure warning
         self._lock = threading.Lock()
         self._labels: dict[str, float] = {}
         self._prefs: dict[tuple[str, str], float] = {}
@@ -153,6 +164,8 @@ class LabelService:
                 self._pending.add(item)
                 fresh.append(item)
             self._counts["submitted"] += len(fresh)
+            if fresh and self._first_submit is None:
+                self._first_submit = time.monotonic()
         loop = self._loop
         for item in fresh:
             try:
@@ -183,15 +196,73 @@ class LabelService:
         with self._lock:
             return len(self._pending)
 
-    def stats(self) -> dict[str, int]:
-        """Service counters (submitted, labelled, reused, skipped, dropped, ...) and annotator's."""
+    def stats(self) -> dict[str, float]:
+        """Service counters (submitted, labelled, reused, skipped, dropped, pending, ...), the
+        annotator's (``annotator_timeouts``, ``annotator_http_errors``, ``annotator_failed``,
+        ``annotator_malformed``, ...) and ``seconds_without_label``."""
+        waited = self.seconds_without_label()
         with self._lock:
-            out = dict(self._counts)
+            out: dict[str, float] = dict(self._counts)
             out["pending"] = len(self._pending)
             out["labels"] = len(self._labels)
             out["preferences"] = len(self._prefs)
-        for key, value in self.annotator.stats.snapshot().items():
+            out["seconds_without_label"] = round(waited, 1)
+        annotator = dict.fromkeys(_ANNOTATOR_COUNTERS, 0) | self.annotator.stats.snapshot()
+        for key, value in annotator.items():
             out[f"annotator_{key}"] = value
+        for key in _SERVICE_COUNTERS:
+            out.setdefault(key, 0)
+        return out
+
+    def failures(self) -> int:
+        """Items the annotator gave no usable answer for (failed, malformed, refused) plus
+        service and store errors: each is a caption (or pair) that stayed without a label."""
+        stats = self.stats()
+        keys = ("annotator_failed", "annotator_malformed", "annotator_refused")
+        return sum(int(stats.get(k, 0)) for k in (*keys, "errors", "store_errors"))
+
+    def seconds_without_label(self) -> float:
+        """Seconds since the first caption was queued, while no label has arrived since
+        (0 before anything was queued and once a label or preference arrived)."""
+        with self._lock:
+            if self._first_submit is None or self._answers_arrived:
+                return 0.0
+            return time.monotonic() - self._first_submit
+
+    def health(self) -> list[str]:
+        """New warnings about the annotator, for the training loop to print (rate-limited).
+
+        * no label ``warn_after`` seconds after the first caption was queued (once);
+        * failures piling up: more failed items than labels, warned again each time the
+          failure count doubles (so a dead server gives a handful of lines, not one per chunk).
+        """
+        out = []
+        stats = self.stats()
+        labels = int(stats.get("labels", 0)) + int(stats.get("preferences", 0))
+        annotator = f"{self.annotator.name} annotator ({self.annotator.model})"
+        last = self.annotator.stats.last_error
+        detail = (
+            f"timeouts {stats.get('annotator_timeouts', 0)}, HTTP errors "
+            f"{stats.get('annotator_http_errors', 0)}, connection errors "
+            f"{stats.get('annotator_connection_errors', 0)}, malformed "
+            f"{stats.get('annotator_malformed', 0)}, refused {stats.get('annotator_refused', 0)}, "
+            f"pending {stats.get('pending', 0)}" + (f"; last error: {last}" if last else "")
+        )
+        waited = self.seconds_without_label()
+        if self.warn_after > 0 and waited >= self.warn_after and not self._warned_stall:
+            self._warned_stall = True
+            out.append(
+                f"{annotator}: no label {waited:.1f} s after the first caption was queued "
+                f"({detail}); the intrinsic reward stays 0 until labels arrive"
+            )
+        failures = self.failures()
+        if failures > max(labels, 2 * self._warned_failures - 1):
+            self._warned_failures = failures
+            plural = "s" if failures != 1 else ""
+            out.append(
+                f"{annotator}: {failures} failed annotation{plural}, {labels} labels so far "
+                f"({detail})"
+            )
         return out
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
@@ -296,6 +367,7 @@ class LabelService:
             self._counts["reused"] += len(stored)
             self._counts["labelled"] += len(fresh)
             self._counts["skipped"] += len(todo) - len(fresh)
+            self._answers_arrived += len(stored) + len(fresh)
             if stored or fresh:
                 self._version += 1
 
@@ -313,5 +385,21 @@ class LabelService:
             self._prefs.update({(a, b): v for a, b, v, _ in fresh})
             self._counts["preferred"] += len(fresh)
             self._counts["skipped"] += len(pairs) - len(fresh)
+            self._answers_arrived += len(fresh)
             if fresh:
                 self._version += 1
+
+
+def label_services(bonus: Any) -> list[LabelService]:
+    """The labelling services of a bonus and of its parts (``product(oni(...), rnd)``),
+    started if need be; empty for bonuses without LLM feedback. For the training loop."""
+    found: list[LabelService] = []
+    parts = [bonus]
+    while parts:
+        part = parts.pop(0)
+        # Composite bonuses (agents.bonuses.compose) hold their two parts as first/second.
+        parts += [getattr(part, a) for a in ("first", "second") if hasattr(part, a)]
+        service = getattr(part, "service", None) if hasattr(part, "host_metrics") else None
+        if isinstance(service, LabelService):
+            found.append(service)
+    return found

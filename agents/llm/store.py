@@ -1,6 +1,9 @@
 """The label store: every LLM label is paid for once and reused by every run, seed and sweep.
 
-A SQLite file (default ``runs/labels.sqlite``, or ``$EXPLORE_LABELS_DB``) with two tables:
+A SQLite file with two tables. Where it is (:func:`default_path`): the bonus's ``store=``
+if given, else ``$EXPLORE_LABELS_DB``, else ``<out>/labels.sqlite`` next to the runs of
+``explore train``/``sweep`` (``out=`` / the sweep directory; the path is printed when training
+starts), else ``runs/labels.sqlite`` for code outside a training run:
 
 * ``labels`` — key ``(annotator, model, prompt_hash, caption)`` → ``label`` in [0, 1];
 * ``preferences`` — key ``(annotator, model, prompt_hash, caption_1, caption_2)`` →
@@ -60,9 +63,27 @@ CREATE TABLE IF NOT EXISTS prompts (
 Key = tuple[str, str, str]  # (annotator, model, prompt_hash)
 
 
+_run_default: str | None = None  # set by `explore train` while it trains: <out>/labels.sqlite
+
+
 def default_path() -> str:
-    """``$EXPLORE_LABELS_DB`` or ``runs/labels.sqlite``."""
-    return os.environ.get("EXPLORE_LABELS_DB") or DEFAULT_PATH
+    """``$EXPLORE_LABELS_DB``, else the store of the training run in progress
+    (``<out>/labels.sqlite``, see :func:`default_store_under`), else ``runs/labels.sqlite``."""
+    return os.environ.get("EXPLORE_LABELS_DB") or _run_default or DEFAULT_PATH
+
+
+@contextmanager
+def default_store_under(folder: str | Path) -> Iterator[str]:
+    """While inside, :func:`default_path` is ``<folder>/labels.sqlite`` (unless
+    ``$EXPLORE_LABELS_DB`` is set); yields the path the store will have. The training loop
+    wraps a run store's ``out`` folder in it, so labels live with the runs they served."""
+    global _run_default
+    previous = _run_default
+    _run_default = os.path.join(str(folder), "labels.sqlite")
+    try:
+        yield default_path()
+    finally:
+        _run_default = previous
 
 
 @dataclass(frozen=True)

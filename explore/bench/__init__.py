@@ -9,4 +9,6 @@ SUITES = {
     "analysis": "explore.bench.analysis",
     "sweep": "explore.bench.sweep",
     "sb3": "explore.bench.sb3",
+    "social": "explore.bench.social",
+    "mo": "explore.bench.mo",
 }

@@ -1,9 +1,24 @@
 """Gridworld env steps/s with random actions, ours vs xminigrid and navix, same run.
 
-Each measurement is one jitted ``lax.scan`` of ``steps`` batched steps (vmap over the batch,
-auto-reset included, random actions), timed after a warm-up call. Our default observation
-follows MiniGrid (walls occlude the view); xminigrid's and navix's do not, so the
-``see_through_walls=True`` row is the like-for-like comparison.
+Every measurement is one jitted ``lax.scan`` of ``steps`` batched steps (random actions,
+auto-reset included) timed after a warm-up call, and **every observation is consumed**:
+the timed function returns the sum of all observations and rewards it produced. A rollout
+that kept only the rewards let XLA delete the observation code as dead (the egocentric
+view and its occlusion), which made our DoorKey figures 2–3× too high before this bench
+was fixed; ``tests/explore/test_bench.py`` checks that the returned value changes when
+the observation function changes, for us and for each peer.
+
+Peers, each through its own auto-reset path:
+
+* xminigrid 0.9.3: ``GymAutoResetWrapper`` (gym-style, reset on the step that ends an
+  episode), its default 7×7×2 egocentric view, no occlusion (``transparent_field_of_view``);
+* navix 0.7.4: auto-resets inside ``step``; its default observation (``symbolic``, the
+  whole grid), no occlusion.
+
+Our default observation follows MiniGrid (walls and closed doors occlude the view); the
+``see_through_walls=True`` column is the like-for-like comparison with the peers. A peer
+that has no such task (xminigrid has neither MultiRoom nor KeyCorridor, navix has no
+MultiRoom) is left out of that row.
 """
 
 from __future__ import annotations
@@ -11,28 +26,75 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from typing import Any
 
 import jax
+import jax.numpy as jnp
 
-TASKS = {
+# our task -> (xminigrid name, navix name); None where the peer has no such task.
+TASKS: dict[str, tuple[str | None, str | None]] = {
     "DoorKey-8x8": ("MiniGrid-DoorKey-8x8", "Navix-DoorKey-8x8-v0"),
     "Empty-8x8": ("MiniGrid-Empty-8x8", "Navix-Empty-8x8-v0"),
+    "MultiRoom-N6": (None, None),
+    "KeyCorridorS3R3": (None, "Navix-KeyCorridorS3R3-v0"),
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``explore bench envs``."""
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), help="tasks to measure")
-    parser.add_argument(
-        "--batches", nargs="+", type=int, default=[1, 256, 4096], help="batch sizes"
-    )
-    parser.add_argument("--steps", type=int, default=200, help="batched steps per timed call")
-    parser.add_argument("--repeats", type=int, default=3, help="timed calls (best is kept)")
+    parser.add_argument("--batches", nargs="+", type=int, default=[4096], help="batch sizes")
+    parser.add_argument("--steps", type=int, default=100, help="batched steps per timed call")
+    parser.add_argument("--repeats", type=int, default=2, help="timed calls (best is kept)")
     parser.add_argument("--no-peers", action="store_true", help="skip xminigrid and navix")
 
 
+def consumed(obs: Any, reward: jax.Array) -> jax.Array:
+    """One scalar that depends on every observation and reward of a batched step.
+
+    Observations are summed as integers (exact) where they are integers, so a test can
+    check that a change of the observation function changes the result.
+    """
+    total = jnp.zeros((), jnp.float32)
+    for leaf in jax.tree.leaves(obs):
+        dtype = jnp.int32 if jnp.issubdtype(leaf.dtype, jnp.integer) else jnp.float32
+        total = total + jnp.sum(leaf, dtype=dtype).astype(jnp.float32)
+    return total + jnp.sum(reward, dtype=jnp.float32)
+
+
+def scan_rollout(
+    reset: Callable[[jax.Array], tuple[Any, Any]],
+    step: Callable[[Any, jax.Array, jax.Array], tuple[Any, Any, jax.Array]],
+    num_actions: int,
+    batch: int,
+    steps: int,
+) -> Callable[[jax.Array], jax.Array]:
+    """The timed function, the same for every env.
+
+    ``reset(keys[batch]) -> (state, obs)`` and ``step(state, actions[batch], key) ->
+    (state, obs, reward)`` are batched; the result sums every observation and reward.
+    """
+
+    def rollout(key: jax.Array) -> jax.Array:
+        k_reset, k_steps = jax.random.split(key)
+        state, obs = reset(jax.random.split(k_reset, batch))
+
+        def body(carry, k):
+            state, total = carry
+            k_act, k_env = jax.random.split(k)
+            actions = jax.random.randint(k_act, (batch,), 0, num_actions)
+            state, obs, reward = step(state, actions, k_env)
+            return (state, total + consumed(obs, reward)), None
+
+        start = consumed(obs, jnp.zeros(()))
+        (_, total), _ = jax.lax.scan(body, (state, start), jax.random.split(k_steps, steps))
+        return total
+
+    return jax.jit(rollout)
+
+
 def _time(fn: Callable, key: jax.Array, repeats: int) -> float:
-    jax.block_until_ready(fn(key))
+    jax.block_until_ready(fn(key))  # compile + warm-up
     best = float("inf")
     for i in range(repeats):
         started = time.perf_counter()
@@ -41,31 +103,26 @@ def _time(fn: Callable, key: jax.Array, repeats: int) -> float:
     return best
 
 
-def ours(name: str, batch: int, steps: int, **kwargs) -> Callable:
-    """Random-action rollout of our env."""
+def ours(name: str, batch: int, steps: int, **kwargs: Any) -> Callable[[jax.Array], jax.Array]:
+    """Random-action rollout of our env, batched with ``jax.vmap`` as PPO runs it."""
     import envs
 
     env, params = envs.make(name, **kwargs)
-    n = env.action_space(params).n
 
-    def rollout(key):
-        _, state = jax.vmap(env.reset, (0, None))(jax.random.split(key, batch), params)
+    def reset(keys):
+        obs, state = jax.vmap(env.reset, (0, None))(keys, params)
+        return state, obs
 
-        def body(carry, k):
-            state = carry
-            ka, ks = jax.random.split(k)
-            actions = jax.random.randint(ka, (batch,), 0, n)
-            _, state, reward, *_ = jax.vmap(env.step, (0, 0, 0, None))(
-                jax.random.split(ks, batch), state, actions, params
-            )
-            return state, reward.sum()
+    def step(state, actions, key):
+        obs, state, reward, *_ = jax.vmap(env.step, (0, 0, 0, None))(
+            jax.random.split(key, batch), state, actions, params
+        )
+        return state, obs, reward
 
-        return jax.lax.scan(body, state, jax.random.split(key, steps))[1].sum()
-
-    return jax.jit(rollout)
+    return scan_rollout(reset, step, env.action_space(params).n, batch, steps)
 
 
-def xminigrid_rollout(name: str, batch: int, steps: int) -> Callable:
+def xminigrid_rollout(name: str, batch: int, steps: int) -> Callable[[jax.Array], jax.Array]:
     """Random-action rollout of xminigrid with its gym-style auto-reset wrapper."""
     import xminigrid
     from xminigrid.wrappers import GymAutoResetWrapper
@@ -73,72 +130,80 @@ def xminigrid_rollout(name: str, batch: int, steps: int) -> Callable:
     env, params = xminigrid.make(name)
     env = GymAutoResetWrapper(env)
 
-    def rollout(key):
-        timestep = jax.vmap(env.reset, (None, 0))(params, jax.random.split(key, batch))
+    def reset(keys):
+        timestep = jax.vmap(env.reset, (None, 0))(params, keys)
+        return timestep, timestep.observation
 
-        def body(ts, k):
-            actions = jax.random.randint(k, (batch,), 0, env.num_actions(params))
-            ts = jax.vmap(env.step, (None, 0, 0))(params, ts, actions)
-            return ts, ts.reward.sum()
+    def step(timestep, actions, key):
+        timestep = jax.vmap(env.step, (None, 0, 0))(params, timestep, actions)
+        return timestep, timestep.observation, timestep.reward
 
-        return jax.lax.scan(body, timestep, jax.random.split(key, steps))[1].sum()
-
-    return jax.jit(rollout)
+    return scan_rollout(reset, step, env.num_actions(params), batch, steps)
 
 
-def navix_rollout(name: str, batch: int, steps: int) -> Callable:
-    """Random-action rollout of navix (auto-resets inside its step)."""
+def navix_rollout(name: str, batch: int, steps: int) -> Callable[[jax.Array], jax.Array]:
+    """Random-action rollout of navix (auto-resets inside its step), default observation."""
     import navix
 
     env = navix.make(name)
 
-    def rollout(key):
-        timestep = jax.vmap(env.reset)(jax.random.split(key, batch))
+    def reset(keys):
+        timestep = jax.vmap(env.reset)(keys)
+        return timestep, timestep.observation
 
-        def body(ts, k):
-            actions = jax.random.randint(k, (batch,), 0, len(env.action_set))
-            ts = jax.vmap(env.step)(ts, actions)
-            return ts, ts.reward.sum()
+    def step(timestep, actions, key):
+        timestep = jax.vmap(env.step)(timestep, actions)
+        return timestep, timestep.observation, timestep.reward
 
-        return jax.lax.scan(body, timestep, jax.random.split(key, steps))[1].sum()
+    return scan_rollout(reset, step, len(env.action_set), batch, steps)
 
-    return jax.jit(rollout)
+
+PEERS = {"xminigrid": xminigrid_rollout, "navix": navix_rollout}
 
 
 def run(args: argparse.Namespace) -> list[dict]:
     """Measure every (task, batch); ratios against the peers in the same run."""
+    unknown = [t for t in args.tasks if t not in TASKS]
+    if unknown:
+        from envs.registry import unknown_name_error
+
+        raise unknown_name_error("bench task", unknown[0], list(TASKS))
     rows = []
     key = jax.random.PRNGKey(0)
+    print(
+        "every figure: env steps/s with all observations and rewards summed into the result, "
+        "auto-reset included, random actions",
+        flush=True,
+    )
     for task in args.tasks:
-        xm_name, nx_name = TASKS[task]
         for batch in args.batches:
-            total = batch * args.steps
+
+            def rate(fn, total=batch * args.steps):
+                return total / _time(fn, key, args.repeats)
+
             measured = {
-                "ours": total / _time(ours(task, batch, args.steps), key, args.repeats),
-                "ours (see-through)": total
-                / _time(ours(task, batch, args.steps, see_through_walls=True), key, args.repeats),
+                "ours": rate(ours(task, batch, args.steps)),
+                "ours (see-through)": rate(ours(task, batch, args.steps, see_through_walls=True)),
             }
             if not args.no_peers:
-                for label, factory, peer_name in (
-                    ("xminigrid", xminigrid_rollout, xm_name),
-                    ("navix", navix_rollout, nx_name),
-                ):
+                for (label, factory), peer_name in zip(PEERS.items(), TASKS[task], strict=True):
+                    if peer_name is None:
+                        continue
                     try:
-                        measured[label] = total / _time(
-                            factory(peer_name, batch, args.steps), key, args.repeats
-                        )
+                        measured[label] = rate(factory(peer_name, batch, args.steps))
                     except Exception as err:  # a peer that fails to build is reported, not fatal
                         measured[label] = float("nan")
-                        print(f"{label} {peer_name}: {type(err).__name__}: {err}")
-            row = {"task": task, "batch": batch}
+                        print(f"{label} {peer_name}: {type(err).__name__}: {err}", flush=True)
+            row: dict[str, Any] = {"task": task, "batch": batch}
             row.update({f"{k} steps/s": v for k, v in measured.items()})
             if "xminigrid" in measured:
                 row["ours / xminigrid"] = measured["ours"] / measured["xminigrid"]
                 row["see-through / xminigrid"] = (
                     measured["ours (see-through)"] / measured["xminigrid"]
                 )
-                faster = max(measured["xminigrid"], measured.get("navix", 0.0))
-                row["see-through / faster peer"] = measured["ours (see-through)"] / faster
+            peers = [measured[p] for p in PEERS if p in measured]
+            if peers:
+                row["ours / faster peer"] = measured["ours"] / max(peers)
             rows.append(row)
             print(row, flush=True)
     return rows

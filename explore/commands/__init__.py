@@ -10,6 +10,7 @@ COMMAND_MODULES = [
     "explore.commands.report",
     "explore.commands.bench",
     "explore.commands.envs",
+    "explore.commands.schelling",
     "explore.commands.labels",
     "explore.commands.demo",
 ]

@@ -3,10 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import importlib.util
 import json
+from pathlib import Path
 
 from explore.bench import SUITES
+
+
+class _LazySuites(argparse._SubParsersAction):
+    """Suite sub-parsers whose options are added only when that suite is chosen.
+
+    Suite modules import JAX, torch and the peers; importing them all to build the parser
+    made every ``explore`` command (even ``explore report --help``) pay seconds of imports.
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sub = self._name_parser_map.get(values[0]) if values else None
+        if sub is not None and sub.get_default("module") is None:
+            module = importlib.import_module(SUITES[values[0]])
+            module.add_arguments(sub)
+            sub.add_argument("--json", default=None, help="also write the rows to this JSON file")
+            sub.set_defaults(func=_run, module=module)
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _summary(module_name: str) -> str | None:
+    """First docstring line of a suite module, read without importing it; None if absent."""
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or spec.origin is None:
+        return None  # suite not built yet
+    doc = ast.get_docstring(ast.parse(Path(spec.origin).read_text())) or ""
+    return (doc.strip().splitlines() or [""])[0]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -16,18 +45,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="benchmarks against peers (xminigrid, PureJaxRL, rliable, ...) in the same run",
         description="Run a benchmark suite; every figure is a ratio against a peer measured in this run.",
     )
-    suites = parser.add_subparsers(dest="suite", metavar="<suite>")
+    suites = parser.add_subparsers(dest="suite", metavar="<suite>", action=_LazySuites)
     for name, module_name in SUITES.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name == module_name:
-                continue
-            raise
-        sub = suites.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
-        module.add_arguments(sub)
-        sub.add_argument("--json", default=None, help="also write the rows to this JSON file")
-        sub.set_defaults(func=_run, module=module)
+        summary = _summary(module_name)
+        if summary is not None:
+            suites.add_parser(name, help=summary)
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
 
 

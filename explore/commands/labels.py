@@ -1,7 +1,8 @@
 """``explore labels show|export|import``: inspect and share LLM label sets.
 
-Labels live in the SQLite label store (``runs/labels.sqlite`` or ``$EXPLORE_LABELS_DB``;
-see :mod:`agents.llm.store`). ``export`` writes JSON Lines — one object per line with a
+Labels live in the SQLite label store: ``explore train`` keeps them in
+``<out>/labels.sqlite`` (``runs/default/labels.sqlite``; a sweep's in its directory) unless
+``bonus.store=`` or ``$EXPLORE_LABELS_DB`` says otherwise (see :mod:`agents.llm.store`). ``export`` writes JSON Lines — one object per line with a
 ``type`` of ``prompt``, ``label`` or ``preference`` — and ``import`` reads them back,
 keeping any label already present, so label sets can be merged and shared between
 machines without paying for the same LLM call twice.
@@ -31,7 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         sub.add_argument(
             "--db",
             default=None,
-            help="label store (default: $EXPLORE_LABELS_DB or runs/labels.sqlite)",
+            help="label store (default: $EXPLORE_LABELS_DB or runs/labels.sqlite; `explore "
+            "train` writes <out>/labels.sqlite, e.g. runs/default/labels.sqlite)",
         )
         if filters:
             sub.add_argument(
@@ -73,7 +75,10 @@ def _open(args: argparse.Namespace, must_exist: bool = True):
 
     path = args.db or default_path()
     if must_exist and not os.path.exists(path):
-        raise FileNotFoundError(f"no label store at {path} (set --db or $EXPLORE_LABELS_DB)")
+        raise FileNotFoundError(
+            f"no label store at {path} (set --db or $EXPLORE_LABELS_DB; `explore train` "
+            "keeps labels in <out>/labels.sqlite, e.g. runs/default/labels.sqlite)"
+        )
     return LabelStore(path)
 
 

@@ -13,7 +13,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="statistical report of a sweep (IQM, intervals, profiles, power analysis)",
         description=(
             "Read the completed runs of a sweep directory and write report.md, a self-contained "
-            "report.html and PNG/SVG figures. Intervals: 95%% stratified bootstrap (rliable)."
+            "report.html and PNG/SVG figures. Intervals: 95% stratified bootstrap (rliable)."
         ),
     )
     parser.add_argument("sweep", help="sweep directory, e.g. runs/<sweep>")
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from analysis.report import ReportOptions, build_report
+    from analysis.report import ReportError, ReportOptions, build_report
 
     options = ReportOptions(
         step=args.step,
@@ -81,7 +81,14 @@ def run(args: argparse.Namespace) -> int:
         speed_window=args.speed_window,
         latex=args.latex,
     )
-    report = build_report(args.sweep, Path(args.out), options)
+    try:
+        report = build_report(args.sweep, Path(args.out), options)
+    except ReportError as err:
+        # Skip notes first (on stderr, before the error line): they say which runs are gone.
+        errors = Console(stderr=True, width=200)
+        for note in err.notes:
+            errors.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        raise
     console = Console(width=200)
     for note in report.notes:
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False)

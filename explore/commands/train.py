@@ -13,8 +13,8 @@ EXAMPLES = """examples:
 """
 
 
-def _fields_epilog() -> str:
-    rows = field_help()
+def _fields_epilog(agent: str | None = None) -> str:
+    rows = field_help(agent)
     width = max(len(name) for name, _, _ in rows)
     lines = [f"  {name:<{width}}  {default:<12} {doc}" for name, default, doc in rows]
     lines.append(f"  {'seeds':<{width}}  {'0':<12} seeds to train, vmapped: 0-4 or 1,3,5")
@@ -25,9 +25,46 @@ def _fields_epilog() -> str:
     lines.append(
         f"  {'bonus.<name>':<{width}}  {'':<12} any field of the bonus (e.g. bonus.lr=1e-4)"
     )
-    return (
-        "fields (key=value, dotted keys for nested ones):\n" + "\n".join(lines) + "\n\n" + EXAMPLES
+    lines.append(
+        f"  {'bonus.store':<{width}}  {'':<12} oni: LLM label store (default <out>/labels.sqlite, "
+        "or $EXPLORE_LABELS_DB; printed when training starts)"
     )
+    lines.append(
+        f"  {'bonus.warn_after':<{width}}  {'300':<12} oni: warn when no label arrived this "
+        "many seconds after the first caption was queued (0: never)"
+    )
+    scope = (
+        f"fields of agent={agent}"
+        if agent
+        else "fields (the default agent's in full; `explore train agent=NAME --help` lists another's)"
+    )
+    return (
+        f"{scope} (key=value, dotted keys for nested ones):\n"
+        + "\n".join(lines)
+        + "\n\n"
+        + EXAMPLES
+    )
+
+
+class _AgentHelp(argparse.Action):
+    """``--help`` that lists the fields of the agent chosen by an ``agent=NAME`` override."""
+
+    def __init__(
+        self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None
+    ):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import sys
+
+        from agents.configs import AGENTS
+
+        words = [*(getattr(namespace, "overrides", None) or []), *sys.argv[1:]]
+        agent = next((w.partition("=")[2] for w in words if w.startswith("agent=")), None)
+        if agent in AGENTS:
+            parser.epilog = _fields_epilog(agent)
+        parser.print_help()
+        parser.exit()
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -39,6 +76,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "Completed runs are skipped and interrupted ones resume from their checkpoints.",
         epilog=_fields_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
+    )
+    parser.add_argument(
+        "-h",
+        "--help",
+        action=_AgentHelp,
+        help="show this help (with agent=NAME: that agent's fields)",
     )
     parser.add_argument(
         "overrides", nargs="*", metavar="key=value", help="config fields (see below)"
@@ -63,14 +107,21 @@ def run(args: argparse.Namespace) -> int:
             overrides.append(item)
     seeds = parse_seeds(seeds_text)
     cfg = load_config(args.config, overrides)
-    if cfg.agent != "ppo":
+    from agents.configs import AGENTS
+
+    if AGENTS[cfg.agent].runner is None:
+        from agents.llm.store import default_store_under
         from agents.sb3 import train_sb3  # the torch side
 
-        runs = [train_sb3(cfg.model_copy(update={"seed": s}), out) for s in seeds]
+        with default_store_under(out):  # oni's labels live with the runs, as for JAX agents
+            runs = [train_sb3(cfg.model_copy(update={"seed": s}), out) for s in seeds]
     else:
+        from explore.sweep import make_env
         from explore.train import build, train
 
-        build(cfg)  # fail on bad env/bonus names before creating any run directory
+        # Fail on bad env options / names before creating any run directory, with the
+        # same checks and messages as `explore sweep`.
+        build(cfg, env=make_env(cfg.env, cfg.env_kwargs))
         runs = train(cfg, seeds, out, progress=not args.no_progress)
     for run_dir in runs:
         status = run_dir.status() or {}

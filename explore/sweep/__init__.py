@@ -33,6 +33,7 @@ from explore.sweep.spec import (
     check_points,
     expand,
     load_spec,
+    make_env,
     parse_spec,
 )
 
@@ -47,6 +48,7 @@ __all__ = [
     "estimate",
     "expand",
     "load_spec",
+    "make_env",
     "make_tasks",
     "parse_spec",
     "plan_table",
@@ -278,7 +280,8 @@ def run_sweep(
     Validates the whole grid first, refuses a directory another live sweep holds
     (:class:`SweepLocked`), writes the spec as ``sweep.yaml``, then runs the incomplete runs
     with ``launcher`` (``auto``: inline for JAX agents, else pool). Failed runs do not stop
-    the others; the result lists them. ``points`` skips re-validation (already checked).
+    the others; the result lists them. A run whose ``status.json`` is corrupt raises
+    ``ValueError`` naming the file before anything runs. ``points`` skips re-validation (already checked).
     """
     if not isinstance(spec, SweepSpec):
         spec = load_spec(spec)
@@ -292,6 +295,9 @@ def run_sweep(
     ray_cpus = workers  # None: Ray counts the machine's cores itself
     workers = workers or default_workers()
     result = SweepResult(sweep_dir)
+    for point in points:  # a corrupt status.json stops the sweep with one line naming it
+        for seed in point.seeds:
+            RunDir.for_config(sweep_dir, point.for_seed(seed)).status()
     with SweepLock(sweep_dir):
         atomic_write_text(sweep_dir / "sweep.yaml", spec.text)
         all_runs = [

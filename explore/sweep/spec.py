@@ -29,7 +29,8 @@ from typing import Any
 
 import yaml
 
-from explore.config import RunConfig, apply_overrides, build_config, parse_seeds
+from agents.configs import AGENTS
+from explore.config import RunConfig, apply_overrides, build_config, parse_seeds, read_yaml_file
 
 #: Top-level keys of a spec. ``score``/``score_refs`` are read by ``analysis.load`` from the
 #: copy written as ``<sweep>/sweep.yaml``.
@@ -45,7 +46,8 @@ SPEC_KEYS = (
     "notes",
 )
 LAUNCHERS = ("auto", "inline", "pool", "ray")
-JAX_AGENTS = ("ppo",)
+#: Agents trained by ``explore.train``'s JAX loop (seeds vmapped); the rest (SB3) run one seed at a time.
+JAX_AGENTS = tuple(name for name, entry in AGENTS.items() if entry.runner is not None)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -108,14 +110,8 @@ def _override(key: str, value: Any) -> str:
 def load_spec(path: str | Path) -> SweepSpec:
     """Read and structurally validate a spec file (``yaml.safe_load``)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such sweep spec")
-    text = path.read_text()
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: not valid YAML: {err}") from None
-    return parse_spec(data, default_name=path.stem, text=text, path=path)
+    data = read_yaml_file(path, "sweep spec")  # one-line errors, shared with `explore train`
+    return parse_spec(data, default_name=path.stem, text=path.read_text(), path=path)
 
 
 def parse_spec(
@@ -275,7 +271,7 @@ def check_points(points: list[GridPoint], build_envs: bool = True, where: str = 
             env_key = json.dumps([cfg.env, cfg.env_kwargs], sort_keys=True)
             if env_key not in env_cache:
                 if build_envs or cfg.env.startswith("gymnax:"):
-                    env_cache[env_key] = envs.make(cfg.env, **cfg.env_kwargs)
+                    env_cache[env_key] = make_env(cfg.env, cfg.env_kwargs)
                 elif cfg.env not in envs.registered():
                     raise envs.registry.unknown_name_error(
                         "environment", cfg.env, envs.registered()
@@ -292,8 +288,6 @@ def check_points(points: list[GridPoint], build_envs: bool = True, where: str = 
                 agents.bonuses.make(cfg.bonus, **cfg.bonus_kwargs)
         except (KeyError, ValueError, TypeError) as err:
             message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-            if isinstance(err, TypeError) and "unexpected keyword argument" in message:
-                message = _unknown_env_option(cfg.env, cfg.env_kwargs, message)
             errors.setdefault(message, []).append(point.label)
     if errors:
         parts = []
@@ -301,6 +295,24 @@ def check_points(points: list[GridPoint], build_envs: bool = True, where: str = 
             more = f" and {len(labels) - 1} more" if len(labels) > 1 else ""
             parts.append(f"{message} (grid point {labels[0]}{more})")
         raise ValueError(f"{where}invalid sweep: " + "; ".join(parts))
+
+
+def make_env(env_name: str, env_kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """``envs.make(env_name, **env_kwargs)``; a misspelt option raises a one-line ``ValueError``
+    (``unknown env option 'env.contxts' for DoorKey-8x8. Did you mean: contexts? ...``).
+
+    The one check of ``env.*`` options, used by sweeps (:func:`check_points`) and by
+    ``explore train`` before it builds anything.
+    """
+    import envs
+
+    try:
+        return envs.make(env_name, **env_kwargs)
+    except TypeError as err:
+        message = str(err)
+        if "unexpected keyword argument" not in message:
+            raise
+        raise ValueError(_unknown_env_option(env_name, env_kwargs, message)) from None
 
 
 def _unknown_env_option(env_name: str, env_kwargs: dict[str, Any], message: str) -> str:

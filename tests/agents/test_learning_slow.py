@@ -1,28 +1,49 @@
 """Slow learning runs that reproduce the README's learning claims with fewer seeds.
 
-Run with ``make test-slow`` (``pytest -m slow``); each takes minutes on a 2-core CPU.
+Run with ``make test-slow`` (``pytest -m slow``); each takes minutes on a 2-core CPU (the
+DoorKey-8x8 one about 20 min).
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from explore.config import RunConfig
-from explore.train import train
+from explore.runs import RunDir
 
-# The RND configuration that solves DoorKey-8x8 here (README, "Learning results"): a larger
-# learning rate and entropy bonus than the defaults, and the RND paper's ext_coef 2 with a
-# halved intrinsic coefficient, so novelty does not crowd out the pickup/toggle actions.
-RND_DOORKEY = {"lr": 1e-3, "ent_coef": 0.05, "ext_coef": 2.0, "int_coef": 0.5}
+EXPLORE = str(Path(sys.executable).with_name("explore"))
 
 
 @pytest.mark.slow
-def test_ppo_rnd_solves_doorkey_8x8(tmp_path):
-    cfg = RunConfig(env="DoorKey-8x8", bonus="rnd", total_steps=1_500_000, ppo=RND_DOORKEY)
-    runs = train(cfg, seeds=[0, 1], out=tmp_path, progress=False)
+def test_ppo_rnd_solves_doorkey_8x8_at_the_defaults(tmp_path):
+    """The first command a researcher types, with no settings: RND solves DoorKey-8x8.
+
+    5 seeds through the console script at the defaults of ``agents.configs.PPOConfig``; the
+    budget is 1.5 M steps (the README's defaults table: 5/5 solved by then), shorter than the
+    5 M of the issue's command, so passing here implies the claim's median at 1.5 M.
+    """
+    done = subprocess.run(
+        [
+            EXPLORE,
+            "train",
+            "env=DoorKey-8x8",
+            "bonus=rnd",
+            "seeds=0-4",
+            "total_steps=1.5e6",
+            f"out={tmp_path}",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
     final = []
-    for run in runs:
-        success = [r["value"] for r in run.read_metrics() if r["metric"] == "success_rate"]
+    for path in sorted(p.parent for p in tmp_path.rglob("status.json")):
+        success = [r["value"] for r in RunDir(path).read_metrics() if r["metric"] == "success_rate"]
         final.append(float(np.nanmean(success[-5:])))
+    assert len(final) == 5
     assert np.median(final) >= 0.9, final

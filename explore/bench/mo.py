@@ -1,0 +1,268 @@
+"""Multi-objective env steps/s, ours vs MO-Gymnasium's vector env, in the same run.
+
+Three figures per task, every one with random actions, auto-reset included, and every
+observation and reward vector consumed (summed into the returned value, as in
+``explore bench envs``):
+
+* ``ours``: one jitted ``lax.scan`` of ``steps`` batched steps (``jax.vmap`` of the env's
+  ``step``, the core's auto-reset), timed after a warm-up call — what MO-PPO runs;
+* ``ours (door)``: our MO-Gymnasium door, ``gymnasium.make_vec("explore/<Name>-v0")``
+  (:class:`envs.mo_gymnasium.MOVectorEnv`: one jitted call per batched step, NumPy in and
+  out, MO-Gymnasium's next-step auto-reset) — what a NumPy training loop gets;
+* ``mo-gymnasium``: its ``MOSyncVectorEnv`` over ``batch`` copies of the same env — the
+  fastest vector env it offers here: ``MOAsyncVectorEnv`` runs one process per copy, which
+  4096 copies on a 2-core machine cannot use.
+
+``--train`` adds the rows of :func:`train_rows` (the 16-weight front benchmark of MO-PPO).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+
+from explore.bench.envs import _time, scan_rollout
+
+# our task -> MO-Gymnasium id and kwargs
+TASKS: dict[str, tuple[str, dict[str, Any]]] = {
+    "DeepSeaTreasure": ("deep-sea-treasure-v0", {}),
+    "DeepSeaTreasure-Concave": ("deep-sea-treasure-concave-v0", {}),
+    "ResourceGathering": ("resource-gathering-v0", {}),
+    "FruitTree-6": ("fruit-tree-v0", {"depth": 6}),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``explore bench mo``."""
+    parser.add_argument(
+        "--tasks", nargs="+", default=["DeepSeaTreasure"], help=f"tasks ({', '.join(TASKS)})"
+    )
+    parser.add_argument("--batch", type=int, default=4096, help="environments stepped together")
+    parser.add_argument(
+        "--steps", type=int, default=200, help="batched steps per timed call (ours)"
+    )
+    parser.add_argument(
+        "--peer-steps", type=int, default=20, help="batched steps timed for the NumPy vector envs"
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls (best is kept)")
+    parser.add_argument("--no-peers", action="store_true", help="skip MO-Gymnasium")
+    parser.add_argument(
+        "--train",
+        action="store_true",
+        help="also run the 16-weight front benchmark (MO-PPO: one program vs 16 runs)",
+    )
+    add_train_arguments(parser)
+
+
+# --- env steps/s ---------------------------------------------------------------------------
+def ours(name: str, batch: int, steps: int) -> Callable[[jax.Array], jax.Array]:
+    """Random-action rollout of our env: ``jax.vmap`` of ``env.step`` (auto-reset)."""
+    import envs
+
+    env, params = envs.make(name)
+
+    def reset(keys):
+        obs, state = jax.vmap(env.reset, (0, None))(keys, params)
+        return state, obs
+
+    def step(state, actions, key):
+        obs, state, reward, *_ = jax.vmap(env.step, (0, 0, 0, None))(
+            jax.random.split(key, batch), state, actions, params
+        )
+        return state, obs, reward
+
+    return scan_rollout(reset, step, env.action_space(params).n, batch, steps)
+
+
+def _time_numpy_vector_env(venv: Any, steps: int, repeats: int) -> float:
+    """Best seconds for ``steps`` random batched steps of a Gymnasium vector env."""
+    rng = np.random.default_rng(0)
+    n = int(venv.single_action_space.n)
+    obs, _ = venv.reset(seed=0)
+    total = float(np.sum(obs))
+    venv.step(rng.integers(0, n, venv.num_envs))  # warm-up (our door compiles its step here)
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(steps):
+            obs, reward, *_ = venv.step(rng.integers(0, n, venv.num_envs))
+            total += float(np.sum(obs)) + float(np.sum(reward))  # consume everything
+        best = min(best, time.perf_counter() - started)
+    venv.close()
+    return best
+
+
+def door(name: str, batch: int) -> Any:
+    """Our MO-Gymnasium door's vector env."""
+    import gymnasium
+
+    import envs.mo_gymnasium  # noqa: F401  (registers explore/<Name>-v0)
+
+    return gymnasium.make_vec(f"explore/{name}-v0", num_envs=batch)
+
+
+def mo_gymnasium_sync(name: str, batch: int) -> Any:
+    """MO-Gymnasium's ``MOSyncVectorEnv`` over ``batch`` copies of its env."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pygame's pkg_resources deprecation warning
+        import mo_gymnasium as mo_gym
+        from mo_gymnasium.wrappers.vector import MOSyncVectorEnv
+
+    env_id, kwargs = TASKS[name]
+    return MOSyncVectorEnv([lambda: mo_gym.make(env_id, **kwargs) for _ in range(batch)])
+
+
+def env_rows(args: argparse.Namespace) -> list[dict]:
+    """Env steps/s of every task: ours (scan, door) and MO-Gymnasium's in the same run."""
+    rows = []
+    key = jax.random.PRNGKey(0)
+    for task in args.tasks:
+        measured = {
+            "ours": args.batch
+            * args.steps
+            / _time(ours(task, args.batch, args.steps), key, args.repeats)
+        }
+        measured["ours (door)"] = (args.batch * args.steps) / _time_numpy_vector_env(
+            door(task, args.batch), args.steps, args.repeats
+        )
+        if not args.no_peers:
+            measured["mo-gymnasium"] = (args.batch * args.peer_steps) / _time_numpy_vector_env(
+                mo_gymnasium_sync(task, args.batch), args.peer_steps, args.repeats
+            )
+        row: dict[str, Any] = {"task": task, "batch": args.batch}
+        row.update({f"{k} steps/s": v for k, v in measured.items()})
+        if "mo-gymnasium" in measured:
+            row["ours / mo-gymnasium"] = measured["ours"] / measured["mo-gymnasium"]
+            row["door / mo-gymnasium"] = measured["ours (door)"] / measured["mo-gymnasium"]
+        rows.append(row)
+        print(row, flush=True)
+    return rows
+
+
+# --- the 16-weight front benchmark (MO-PPO) --------------------------------------------------
+# One `explore train` over 16 weights vs the same 16 scalarised runs one after another,
+# compile included; target ≥ 4× on the 2-core CPU.
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the 16-weight front benchmark (used with ``--train``)."""
+    parser.add_argument("--train-env", default="DeepSeaTreasure", help="MO env of the front")
+    parser.add_argument("--train-weights", type=int, default=16, help="weight vectors")
+    parser.add_argument(
+        "--train-steps",
+        type=int,
+        default=40_960,
+        help="env steps per weight (default: 4 chunks of 10 updates of 16 envs × 64 steps)",
+    )
+    parser.add_argument(
+        "--train-log-every", type=int, default=10, help="updates per compiled chunk (log_every)"
+    )
+
+
+# The settings of experiments/mo_dst.yaml.
+_TRAIN_SETTINGS = {"num_envs": 16, "num_steps": 64, "num_minibatches": 2, "hidden": 32}
+
+
+def _train_front(cfg: Any, env: Any, params: Any, log_every: int) -> tuple[float, float]:
+    """Build and train one MO-PPO runner as ``explore train`` drives it (init of one seed,
+    compiled chunks of ``log_every`` updates vmapped over the seed, every chunk's metrics
+    fetched to the host), compile included.
+
+    Returns the seconds and a checksum of everything the run produced (the logged fronts and
+    losses, the final parameters), so that no work can be skipped.
+    """
+    from agents.mo_ppo import MOPPO
+
+    started = time.perf_counter()
+    runner = MOPPO(env, params, None, cfg)
+    state = runner.init_seeds([jax.random.PRNGKey(0)])
+    compiled: dict[int, Any] = {}
+    done, checksum = 0, 0.0
+    while done < cfg.num_updates:
+        n = min(log_every, cfg.num_updates - done)
+        if n not in compiled:
+            compiled[n] = jax.jit(jax.vmap(lambda s, n=n: runner.run(s, n)))
+        state, metrics = compiled[n](state)
+        checksum += float(sum(np.nansum(v) for v in jax.device_get(metrics).values()))
+        done += n
+    checksum += float(sum(np.sum(x) for x in jax.device_get(jax.tree.leaves(state.inner.train))))
+    return time.perf_counter() - started, checksum
+
+
+def train_rows(args: argparse.Namespace) -> list[dict]:
+    """A whole front in one compiled program vs one program per weight, one after another.
+
+    Both sides train the same policies with the same code (MO-PPO for the linear
+    scalarisation ``w·r`` of each weight: vector critic, greedy front evaluation at every
+    chunk), driven as ``explore train`` drives a runner. **front**: one runner over the
+    ``--train-weights`` weights (vmapped in one program, as one ``explore train`` call).
+    **sequential**: one single-weight runner per weight, built and trained one after another
+    in this process, as morl-baselines trains one scalarised PPO per weight; each is a new
+    program, so each pays its compilation, as a new ``explore train`` call would. Compilation
+    is included on both sides (JAX's persistent cache must be off: it is unless
+    ``JAX_COMPILATION_CACHE_DIR`` is set).
+    """
+    import envs
+    from agents.configs import MOPPOConfig
+    from analysis.multiobjective import weight_set
+
+    for field in ("train_weights", "train_steps", "train_log_every"):
+        if getattr(args, field) < 1:
+            raise ValueError(f"--{field.replace('_', '-')} must be ≥ 1, got {getattr(args, field)}")
+    env, params = envs.make(args.train_env)
+    base = {**_TRAIN_SETTINGS, "total_steps": args.train_steps, "gamma_ext": 1.0}
+    cfg = MOPPOConfig(**base, num_weights=args.train_weights)
+    weights = weight_set(env.reward_dim, args.train_weights)
+    print(
+        f"training: {args.train_weights} weights × {cfg.num_updates * cfg.batch_size:,} env steps "
+        f"on {args.train_env}, compile included; front (one program) first, then one program "
+        "per weight",
+        flush=True,
+    )
+    front_s, _ = _train_front(cfg, env, params, args.train_log_every)
+    print(f"  front: {front_s:.1f} s", flush=True)
+    sequential_s = 0.0
+    for i, w in enumerate(weights):
+        one = MOPPOConfig(**base, weights=[w.tolist()])
+        seconds, _ = _train_front(one, env, params, args.train_log_every)
+        sequential_s += seconds
+        print(f"  weight {i + 1}/{len(weights)} alone: {seconds:.1f} s", flush=True)
+    steps = args.train_weights * cfg.num_updates * cfg.batch_size
+    row = {
+        "task": args.train_env,
+        "weights": args.train_weights,
+        "env steps/weight": cfg.num_updates * cfg.batch_size,
+        "front s": front_s,
+        "sequential s": sequential_s,
+        "front steps/s": steps / front_s,
+        "sequential steps/s": steps / sequential_s,
+        "front / sequential": sequential_s / front_s,
+    }
+    print(row, flush=True)
+    return [row]
+
+
+# ---------------------------------------------------------------------------------------------
+def run(args: argparse.Namespace) -> list[dict]:
+    """Every row of ``explore bench mo``."""
+    unknown = [t for t in args.tasks if t not in TASKS]
+    if unknown:
+        from envs.registry import unknown_name_error
+
+        raise unknown_name_error("bench task", unknown[0], list(TASKS))
+    for field in ("batch", "steps", "peer_steps", "repeats"):
+        if getattr(args, field) < 1:
+            raise ValueError(f"--{field.replace('_', '-')} must be ≥ 1, got {getattr(args, field)}")
+    print(
+        "env steps/s: random actions, auto-reset included, every observation and reward "
+        "vector summed into the result",
+        flush=True,
+    )
+    rows = env_rows(args)
+    if args.train:
+        rows += train_rows(args)
+    return rows
