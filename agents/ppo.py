@@ -407,11 +407,16 @@ class PPO:
         return jax.vmap(self.env.reset, (0, None))(jax.random.split(key, n), self.env_params)
 
     def _step_envs(self, key: jax.Array, env_state: Any, action: jax.Array):
-        """``env.step`` of every env (vmapped): obs, state, reward, terminated, truncated, info."""
+        """``env.step`` of every env (vmapped): obs, state, reward, terminated, truncated, info.
+
+        Through ``env.step_batch`` where the env has it: the vmapped step's results, with
+        the auto-reset computed only for the envs whose episode ended (envs/core.py).
+        """
         n = action.shape[0]
-        return jax.vmap(self.env.step, (0, 0, 0, None))(
-            jax.random.split(key, n), env_state, action, self.env_params
-        )
+        keys = jax.random.split(key, n)
+        if hasattr(self.env, "step_batch"):
+            return self.env.step_batch(keys, env_state, action, self.env_params)
+        return jax.vmap(self.env.step, (0, 0, 0, None))(keys, env_state, action, self.env_params)
 
     def _episode_stats(self, info: dict[str, Any], done: jax.Array) -> dict[str, jax.Array]:
         """Extra per-step sums for the update's metrics (none for PPO)."""

@@ -18,6 +18,7 @@ import numpy as np
 
 from analysis import bonus_visits, estimates, plots, power
 from analysis.load import MO_SCORES, Fronts, ScoreSet, Sweep, load, read_fronts
+from analysis.metrics import probability_of_improvement
 
 __all__ = [
     "Report",
@@ -270,6 +271,32 @@ def _front_figure(
     ax.legend(frameon=False, fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     return fig
+
+
+def _observed_power_rows(scores: dict[str, np.ndarray], opts: ReportOptions) -> list[list[str]]:
+    """Per pair of algorithms: the power of the sweep's seeds for the P(X > Y) it observed."""
+    kw = {"sims": opts.sims, "reps": opts.power_reps, "seed": opts.seed}
+    rows = []
+    names = sorted(scores)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if scores[a].shape[1] != scores[b].shape[1]:
+                continue
+            x, y = (a, b) if probability_of_improvement(scores[a], scores[b]) >= 0.5 else (b, a)
+            seen = probability_of_improvement(scores[x], scores[y])
+            n = min(scores[x].shape[0], scores[y].shape[0])
+            if n < 2:
+                continue
+            now = power.power(scores[x], n, pilot_y=scores[y], metric="poi", **kw)
+            needed = "—" if seen > 0.5 else "(no difference seen)"
+            if now < opts.target_power and seen > 0.5:
+                result = power.seeds_needed(
+                    scores[x], metric="poi", target_power=opts.target_power, pilot_y=scores[y], **kw
+                )
+                needed = str(result.seeds) if result.seeds else "> 100"
+            enough = "yes" if now >= opts.target_power else "no"
+            rows.append([x, y, f"{seen:.2f}", str(n), f"{now:.2f}", enough, needed])
+    return rows
 
 
 def _bonus_visits_section(doc: _Doc, sweep: Sweep, fig_dir: Path, notes: list[str]) -> None:
@@ -689,6 +716,18 @@ def build_report(
             ],
             power_rows,
         )
+        if len(scores) > 1:
+            doc.p(
+                "Were these seeds enough for the effects seen? For each pair, the better "
+                "algorithm X by P(X > Y): the power of this many seeds to find the difference "
+                "observed between the two sets of runs (resampling both as pilots; detected = "
+                "the 95% interval of P(X > Y) excludes 0.5), and the seeds that would reach "
+                f"power {opts.target_power} when these fall short."
+            )
+            doc.table(
+                ["X", "Y", "P(X>Y) seen", "Seeds now", "Power now", "Enough?", "Seeds needed"],
+                _observed_power_rows(scores, opts),
+            )
     else:
         doc.p("Seeds-needed table: run `explore report --power` to add the power analysis.")
 

@@ -88,6 +88,61 @@ class Environment:
         info["final_observation"] = obs_st
         return obs, state, reward, terminated, truncated, info
 
+    def step_batch(
+        self,
+        keys: jax.Array,
+        state: Any,
+        action: jax.Array,
+        params: EnvParams | None = None,
+    ) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array, Info]:
+        """``jax.vmap(step)`` over a leading batch axis, with resets only where episodes end.
+
+        The result is the vmapped :meth:`step`'s, bit for bit (same keys, same selects), but
+        under ``vmap`` the auto-reset's select computes a fresh episode (layout generator and
+        observation) for every env at every step. Here the envs whose episode ended are
+        gathered, ``reset_chunk`` at a time, reset, and scattered back; a step where no
+        episode ends resets nothing. Subclasses that override :meth:`step` (their own
+        auto-reset) are vmapped as they are.
+        """
+        params = self.default_params if params is None else params
+        if type(self).step is not Environment.step:
+            return jax.vmap(self.step, (0, 0, 0, None))(keys, state, action, params)
+        split = jax.vmap(jax.random.split)(keys)
+        obs_st, state_st, reward, terminated, truncated, info = jax.vmap(
+            self.step_env, (0, 0, 0, None)
+        )(split[:, 0], state, action, params)
+        done = jnp.logical_or(terminated, truncated)
+        obs, state = self._reset_where(done, split[:, 1], obs_st, state_st, params)
+        info = dict(info)
+        info["final_observation"] = obs_st
+        return obs, state, reward, terminated, truncated, info
+
+    def _reset_where(self, done, keys, obs, state, params):
+        """Replace ``(obs, state)`` by ``reset_env(keys[i])`` wherever ``done[i]``."""
+        batch = done.shape[0]
+        chunk = min(batch, max(16, batch // 16))  # resets computed per pass
+
+        def pending(carry):
+            return jnp.any(carry[2])
+
+        def reset_next_chunk(carry):
+            obs, state, todo = carry
+            # The first `chunk` envs still to reset; index `batch` pads (dropped on scatter).
+            index = jnp.nonzero(todo, size=chunk, fill_value=batch)[0]
+            obs_re, state_re = jax.vmap(self.reset_env, (0, None))(
+                keys[jnp.minimum(index, batch - 1)], params
+            )
+
+            def put(full, new):
+                return full.at[index].set(new, mode="drop")
+
+            obs = jax.tree.map(put, obs, obs_re)
+            state = jax.tree.map(put, state, state_re)
+            return obs, state, todo.at[index].set(False, mode="drop")
+
+        obs, state, _ = jax.lax.while_loop(pending, reset_next_chunk, (obs, state, done))
+        return obs, state
+
     def reset_env(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, Any]:
         """Environment-specific reset (no auto-reset logic)."""
         raise NotImplementedError

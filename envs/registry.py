@@ -62,5 +62,5 @@ def _ensure_builtin() -> None:
     if not _LOADED:
         _LOADED = True
         import envs.gridworld.tasks  # noqa: F401
-        import envs.multiobjective.tasks  # noqa: F401
+        from envs.multiobjective import tasks as _mo_tasks  # noqa: F401
         from envs.social import tasks as _social_tasks  # noqa: F401

@@ -259,6 +259,10 @@ class GridSocialEnv(SocialEnv):
             for kind, spec in (("zap", self.zap), ("clean", self.clean))
             if spec is not None
         }
+        if self.zap_timeout and (not layout.spawn_groups or not len(layout.spawn_groups[0])):
+            raise ValueError(
+                "ascii_map: no ordinary spawn point (P) for zapped agents to respawn at"
+            )
         for g in set(agent_spawn_group):
             if g >= len(layout.spawn_groups) or len(layout.spawn_groups[g]) < sum(
                 1 for a in agent_spawn_group if a == g
@@ -514,13 +518,15 @@ class GridSocialEnv(SocialEnv):
         """Put each respawning agent on a distinct random free spawn point of its group."""
         if not self.zap_timeout:
             return state
-        layer = self._agent_layer(state)
+        # Respawning agents are not on the map yet: their stale positions hold nobody.
+        layer = self._agent_layer(state.replace(removed=jnp.where(respawn, 1, state.removed)))
         cells = jnp.asarray(self._respawn_cells)
         free = layer[cells] == 0
         noise = jax.random.uniform(key, (len(self._respawn_cells),)) + free  # free first
-        _, order = jax.lax.top_k(noise, self.num_agents)
+        k = min(self.num_agents, len(self._respawn_cells))
+        _, order = jax.lax.top_k(noise, k)
         rank = jnp.cumsum(respawn) - 1
-        chosen = cells[order[jnp.clip(rank, 0, self.num_agents - 1)]]
+        chosen = cells[order[jnp.clip(rank, 0, k - 1)]]
         pos = jnp.where(respawn[:, None], self._rowcol(chosen), state.pos)
         orient = jnp.where(
             respawn, jax.random.randint(key_orient, respawn.shape, 0, 4), state.orient

@@ -93,18 +93,26 @@ def scan_rollout(
     return jax.jit(rollout)
 
 
-def _time(fn: Callable, key: jax.Array, repeats: int) -> float:
+def _time(fn: Callable, key: jax.Array, repeats: int) -> tuple[float, float]:
+    """Best wall seconds of ``repeats`` timed calls after a warm-up, and that call's CPU seconds.
+
+    CPU seconds (all of this process's threads) are reported beside wall time: on a shared
+    machine, wall time also measures the other jobs.
+    """
     jax.block_until_ready(fn(key))  # compile + warm-up
-    best = float("inf")
+    best, best_cpu = float("inf"), float("inf")
     for i in range(repeats):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         jax.block_until_ready(fn(jax.random.fold_in(key, i + 1)))
-        best = min(best, time.perf_counter() - started)
-    return best
+        wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+        if wall < best:
+            best, best_cpu = wall, cpu
+    return best, best_cpu
 
 
 def ours(name: str, batch: int, steps: int, **kwargs: Any) -> Callable[[jax.Array], jax.Array]:
-    """Random-action rollout of our env, batched with ``jax.vmap`` as PPO runs it."""
+    """Random-action rollout of our env through ``env.step_batch``, the batched step PPO runs
+    (``jax.vmap(env.step)``'s results, with resets computed only where episodes end)."""
     import envs
 
     env, params = envs.make(name, **kwargs)
@@ -114,7 +122,7 @@ def ours(name: str, batch: int, steps: int, **kwargs: Any) -> Callable[[jax.Arra
         return state, obs
 
     def step(state, actions, key):
-        obs, state, reward, *_ = jax.vmap(env.step, (0, 0, 0, None))(
+        obs, state, reward, *_ = env.step_batch(
             jax.random.split(key, batch), state, actions, params
         )
         return state, obs, reward
@@ -177,33 +185,37 @@ def run(args: argparse.Namespace) -> list[dict]:
     )
     for task in args.tasks:
         for batch in args.batches:
+            measured: dict[str, tuple[float, float]] = {}  # label -> (steps/s, steps/cpu-s)
 
-            def rate(fn, total=batch * args.steps):
-                return total / _time(fn, key, args.repeats)
+            def measure(label, fn, total=batch * args.steps, measured=measured):
+                wall, cpu = _time(fn, key, args.repeats)
+                measured[label] = (total / wall, total / cpu)
 
-            measured = {
-                "ours": rate(ours(task, batch, args.steps)),
-                "ours (see-through)": rate(ours(task, batch, args.steps, see_through_walls=True)),
-            }
+            measure("ours", ours(task, batch, args.steps))
+            measure("ours (see-through)", ours(task, batch, args.steps, see_through_walls=True))
             if not args.no_peers:
                 for (label, factory), peer_name in zip(PEERS.items(), TASKS[task], strict=True):
                     if peer_name is None:
                         continue
                     try:
-                        measured[label] = rate(factory(peer_name, batch, args.steps))
+                        measure(label, factory(peer_name, batch, args.steps))
                     except Exception as err:  # a peer that fails to build is reported, not fatal
-                        measured[label] = float("nan")
+                        measured[label] = (float("nan"), float("nan"))
                         print(f"{label} {peer_name}: {type(err).__name__}: {err}", flush=True)
             row: dict[str, Any] = {"task": task, "batch": batch}
-            row.update({f"{k} steps/s": v for k, v in measured.items()})
-            if "xminigrid" in measured:
-                row["ours / xminigrid"] = measured["ours"] / measured["xminigrid"]
-                row["see-through / xminigrid"] = (
-                    measured["ours (see-through)"] / measured["xminigrid"]
-                )
-            peers = [measured[p] for p in PEERS if p in measured]
-            if peers:
-                row["ours / faster peer"] = measured["ours"] / max(peers)
+            row.update({f"{k} steps/s": v[0] for k, v in measured.items()})
+            row.update({f"{k} steps/cpu-s": v[1] for k, v in measured.items()})
+            for i, unit in enumerate(("", " (cpu)")):
+                if "xminigrid" in measured:
+                    xm = measured["xminigrid"][i]
+                    row[f"ours / xminigrid{unit}"] = measured["ours"][i] / xm
+                    row[f"see-through / xminigrid{unit}"] = measured["ours (see-through)"][i] / xm
+                peers = [measured[p][i] for p in PEERS if p in measured]
+                if peers:
+                    row[f"ours / faster peer{unit}"] = measured["ours"][i] / max(peers)
+                    row[f"see-through / faster peer{unit}"] = measured["ours (see-through)"][
+                        i
+                    ] / max(peers)
             rows.append(row)
             print(row, flush=True)
     return rows

@@ -27,7 +27,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from explore.bench.envs import _time, scan_rollout
+from explore.bench.envs import _time, scan_rollout  # _time: (best wall s, its CPU s)
 
 # our task -> MO-Gymnasium id and kwargs
 TASKS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -45,10 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch", type=int, default=4096, help="environments stepped together")
     parser.add_argument(
-        "--steps", type=int, default=200, help="batched steps per timed call (ours)"
+        "--steps", type=int, default=200, help="batched steps per timed call (ours, our door)"
     )
     parser.add_argument(
-        "--peer-steps", type=int, default=20, help="batched steps timed for the NumPy vector envs"
+        "--peer-steps", type=int, default=20, help="batched steps per timed call (MO-Gymnasium)"
     )
     parser.add_argument("--repeats", type=int, default=3, help="timed calls (best is kept)")
     parser.add_argument("--no-peers", action="store_true", help="skip MO-Gymnasium")
@@ -80,22 +80,25 @@ def ours(name: str, batch: int, steps: int) -> Callable[[jax.Array], jax.Array]:
     return scan_rollout(reset, step, env.action_space(params).n, batch, steps)
 
 
-def _time_numpy_vector_env(venv: Any, steps: int, repeats: int) -> float:
-    """Best seconds for ``steps`` random batched steps of a Gymnasium vector env."""
+def _time_numpy_vector_env(venv: Any, steps: int, repeats: int) -> tuple[float, float]:
+    """Best wall seconds for ``steps`` random batched steps of a Gymnasium vector env, and
+    that call's CPU seconds (as ``explore.bench.envs._time``)."""
     rng = np.random.default_rng(0)
     n = int(venv.single_action_space.n)
     obs, _ = venv.reset(seed=0)
     total = float(np.sum(obs))
     venv.step(rng.integers(0, n, venv.num_envs))  # warm-up (our door compiles its step here)
-    best = float("inf")
+    best, best_cpu = float("inf"), float("inf")
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         for _ in range(steps):
             obs, reward, *_ = venv.step(rng.integers(0, n, venv.num_envs))
             total += float(np.sum(obs)) + float(np.sum(reward))  # consume everything
-        best = min(best, time.perf_counter() - started)
+        wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+        if wall < best:
+            best, best_cpu = wall, cpu
     venv.close()
-    return best
+    return best, best_cpu
 
 
 def door(name: str, batch: int) -> Any:
@@ -123,23 +126,28 @@ def env_rows(args: argparse.Namespace) -> list[dict]:
     rows = []
     key = jax.random.PRNGKey(0)
     for task in args.tasks:
-        measured = {
-            "ours": args.batch
-            * args.steps
-            / _time(ours(task, args.batch, args.steps), key, args.repeats)
-        }
-        measured["ours (door)"] = (args.batch * args.steps) / _time_numpy_vector_env(
-            door(task, args.batch), args.steps, args.repeats
+        # label -> (wall seconds, CPU seconds) of the best timed call, and its env steps
+        timed = {"ours": (_time(ours(task, args.batch, args.steps), key, args.repeats), args.steps)}
+        timed["ours (door)"] = (
+            _time_numpy_vector_env(door(task, args.batch), args.steps, args.repeats),
+            args.steps,
         )
         if not args.no_peers:
-            measured["mo-gymnasium"] = (args.batch * args.peer_steps) / _time_numpy_vector_env(
-                mo_gymnasium_sync(task, args.batch), args.peer_steps, args.repeats
+            timed["mo-gymnasium"] = (
+                _time_numpy_vector_env(
+                    mo_gymnasium_sync(task, args.batch), args.peer_steps, args.repeats
+                ),
+                args.peer_steps,
             )
+        measured = {k: args.batch * n / wall for k, ((wall, _), n) in timed.items()}
+        per_cpu = {k: args.batch * n / max(cpu, 1e-9) for k, ((_, cpu), n) in timed.items()}
         row: dict[str, Any] = {"task": task, "batch": args.batch}
         row.update({f"{k} steps/s": v for k, v in measured.items()})
         if "mo-gymnasium" in measured:
             row["ours / mo-gymnasium"] = measured["ours"] / measured["mo-gymnasium"]
             row["door / mo-gymnasium"] = measured["ours (door)"] / measured["mo-gymnasium"]
+            # CPU seconds of this process: on a shared machine wall time also measures others.
+            row["ours / mo-gymnasium (CPU s)"] = per_cpu["ours"] / per_cpu["mo-gymnasium"]
         rows.append(row)
         print(row, flush=True)
     return rows

@@ -173,9 +173,7 @@ def ours_cartpole_wall(
 ) -> float:
     """Seconds for our whole PPO run on gymnax CartPole-v1 at PureJaxRL's config (compile included)."""
     train = ours_cartpole_train(total_steps, config)
-    started = time.perf_counter()
-    jax.block_until_ready(jax.jit(train)(jax.random.PRNGKey(seed)))
-    return time.perf_counter() - started
+    return _timed(jax.jit(train), seed)
 
 
 class FiveValueEnv:
@@ -289,9 +287,20 @@ def purejaxrl_cartpole_wall(
     """Seconds for PureJaxRL's own ``make_train`` (compile included), timed as ours is."""
     make_train = load_purejaxrl(checkout).make_train
     full = dict(PUREJAXRL_CONFIG, **(config or {}), TOTAL_TIMESTEPS=total_steps)
-    started = time.perf_counter()
-    jax.block_until_ready(jax.jit(make_train(full))(jax.random.PRNGKey(seed)))
+    return _timed(jax.jit(make_train(full)), seed)
+
+
+def _timed(train, seed: int) -> float:
+    """Wall seconds of ``train(PRNGKey(seed))``, compile included; CPU seconds kept in ``_LAST_CPU``."""
+    started, started_cpu = time.perf_counter(), time.process_time()
+    jax.block_until_ready(train(jax.random.PRNGKey(seed)))
+    _LAST_CPU[0] = time.process_time() - started_cpu
     return time.perf_counter() - started
+
+
+# CPU seconds (all threads) of the last timed run: on a shared machine wall time also
+# measures the other jobs, so rows report both.
+_LAST_CPU = [float("nan")]
 
 
 def cartpole_row(
@@ -305,11 +314,13 @@ def cartpole_row(
     Without PureJaxRL's files the peer column is the recorded figure, labelled as such.
     """
     peer_dir = resolve_purejaxrl(checkout)
-    ours_walls, peer_walls = [], []
+    ours_walls, peer_walls, ours_cpu, peer_cpu = [], [], [], []
     for _ in range(max(1, repeats)):
         ours_walls.append(ours_cartpole_wall(total_steps, config=config))
+        ours_cpu.append(_LAST_CPU[0])
         if peer_dir is not None:
             peer_walls.append(purejaxrl_cartpole_wall(peer_dir, total_steps, config=config))
+            peer_cpu.append(_LAST_CPU[0])
     ours = min(ours_walls)
     if peer_dir is not None:
         peer, source = min(peer_walls), f"{MEASURED_LABEL} ({peer_dir})"
@@ -328,6 +339,9 @@ def cartpole_row(
         "runs each": len(ours_walls),
         "ours walls s": [round(w, 2) for w in ours_walls],
         "PureJaxRL walls s": [round(w, 2) for w in peer_walls],
+        "ours cpu s": [round(c, 2) for c in ours_cpu],
+        "PureJaxRL cpu s": [round(c, 2) for c in peer_cpu],
+        "cpu ratio (ours/PureJaxRL)": min(ours_cpu) / min(peer_cpu) if peer_cpu else float("nan"),
     }
 
 

@@ -169,3 +169,24 @@ def test_diagnostics_change_no_number_ppo_computes(walked):
         jax.tree.leaves(state.train.params), jax.tree.leaves(plain_state.train.params), strict=True
     ):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_checkpoint_from_before_the_diagnostics_resumes(walked, tmp_path):
+    """A run checkpointed by the code before this metric (no episode_cells entries) resumes,
+    its learning state intact and the diagnostics fresh."""
+    from explore.runs import RunDir
+    from explore.train import _load_checkpoint
+
+    state, _ = walked
+    run = RunDir(tmp_path / "run")
+    run.save_checkpoint(state.replace(episode_cells=None, cell_bonus=None), 96, UPDATES)
+    like = jax.tree.map(jnp.zeros_like, state)
+    loaded, steps, updates = _load_checkpoint(run, like, None)
+    assert (steps, updates) == (96, UPDATES)
+    np.testing.assert_array_equal(np.asarray(loaded.coverage), np.asarray(state.coverage))
+    for a, b in zip(
+        jax.tree.leaves(loaded.train.params), jax.tree.leaves(state.train.params), strict=True
+    ):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert not np.asarray(loaded.episode_cells).any()
+    assert not np.asarray(loaded.cell_bonus).any()

@@ -37,7 +37,7 @@ TINY = [
 
 
 def explore(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([EXPLORE, *args], capture_output=True, text=True, timeout=600)
+    return subprocess.run([EXPLORE, *args], capture_output=True, text=True, timeout=1800)
 
 
 @pytest.fixture(scope="module")

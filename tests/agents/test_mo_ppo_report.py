@@ -111,5 +111,6 @@ def test_report_shows_fronts_scores_and_reached_points(sweep, tmp_path, capsys):
         assert score in text
     assert (out / "figures" / "front_DeepSeaTreasure.png").stat().st_size > 1000
     # The reached-points table: plain PPO's 3 seeds × 2 weights sit on the two ends.
-    row = next(line for line in text.splitlines() if line.startswith("| mo_ppo+none | 3 |"))
+    reached = text[text.index("policies (seeds × weights) whose value vector") :]
+    row = next(line for line in reached.splitlines() if line.startswith("| mo_ppo+none |"))
     assert row.split("|")[2:-1] == [" 3 ", *[" 0 "] * 8, " 3 ", " 0 "]

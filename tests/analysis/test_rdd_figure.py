@@ -78,13 +78,15 @@ def test_training_writes_the_table_and_report_reads_it(tmp_path):
             "ppo.hidden=8",
             "ppo.update_epochs=1",
             "ppo.num_minibatches=1",
-            "seeds=0",
+            "seeds=0-1",  # the report's intervals need two runs
             f"out={out}",
             "--no-progress",
         ]
     )
     assert rc == 0
-    (run_dir,) = [p for p in out.iterdir() if (p / "status.json").exists()]
+    run_dirs = sorted(p for p in out.iterdir() if (p / "status.json").exists())
+    assert len(run_dirs) == 2
+    run_dir = run_dirs[0]
     table = read_table(run_dir)
     coverage = np.load(run_dir / "coverage.npy", allow_pickle=False)
     assert list(table.columns) == ["row", "col", "visits", "steps", "bonus"]

@@ -69,14 +69,15 @@ def set_tile(env, state, rc, code):
     return state.replace(tiles=state.tiles.at[env._flat(jnp.asarray(rc))].set(code))
 
 
-def run(env, params, state, actions, key=0):
+def run(env, params, state, actions, keys=None):
     """Step ``env`` (with auto-reset) through a list of joint actions; returns per-step tuples."""
-    step = _STEPS.setdefault(id(env), jax.jit(env.step))  # compile once per env object
+    if id(env) not in _STEPS:
+        _STEPS[id(env)] = jax.jit(env.step)  # compile once per env object
+    step = _STEPS[id(env)]
     out = []
     for t, action in enumerate(actions):
-        obs, state, reward, term, trunc, info = step(
-            jax.random.PRNGKey(1000 * key + t), state, jnp.asarray(action), params
-        )
+        key = jax.random.PRNGKey(t) if keys is None else keys[t]
+        obs, state, reward, term, trunc, info = step(key, state, jnp.asarray(action), params)
         out.append((obs, state, reward, term, trunc, info))
     return out
 
@@ -134,19 +135,47 @@ def test_shapes_dtypes_and_info_keys(harvest):
 
 
 def test_vmap_equals_single_steps_across_auto_reset(harvest, batched_rollout):
-    params = harvest[1].replace(max_steps_in_episode=15, min_steps=15)  # resets at 15, 30, ...
-    rollout, batched = batched_rollout
+    env, params = harvest
+    params = params.replace(max_steps_in_episode=15, min_steps=15)  # resets at 15, 30, ...
+    _, batched = batched_rollout
     keys, step_keys, actions = rollout_inputs(64, 60, seed=3)
     out = batched(params, keys, step_keys, actions)
-    single = jax.jit(rollout)
-    for b in range(2):
-        one = single(params, keys[b], step_keys[:, b], actions[:, b])
-        for x, y in zip(one, out, strict=True):
-            np.testing.assert_array_equal(np.asarray(x), np.asarray(y)[b])
+    for b in range(2):  # the same envs stepped one by one with the single-env step
+        _, state = env.reset(keys[b], params)
+        steps = run(env, params, state, actions[:, b], keys=step_keys[:, b])
+        for t, (obs, _, reward, _, trunc, info) in enumerate(steps):
+            np.testing.assert_array_equal(np.asarray(obs), np.asarray(out[0][b, t]))
+            np.testing.assert_array_equal(np.asarray(reward), np.asarray(out[1][b, t]))
+            assert bool(trunc) == bool(out[2][b, t])
+            np.testing.assert_array_equal(np.asarray(info["event"]), np.asarray(out[3][b, t]))
     assert np.asarray(out[2]).sum() == 64 * 4  # truncations at steps 15, 30, 45, 60
     again = batched(params, keys, step_keys, actions)  # determinism
     for x, y in zip(again, out, strict=True):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_metrics_of_a_scripted_harvest_episode(harvest):
+    """Agent 0 eats two apples (t = 1, 2), agent 1 zaps it at t = 3; the episode lasts 6."""
+    env, params = harvest
+    params = params.replace(max_steps_in_episode=6, min_steps=6)
+    _, state = env.reset(jax.random.PRNGKey(0), params)
+    state = place(env, state, [(1, 1), (1, 5), (2, 6)], [E, W, N_])
+    actions = [[FORWARD, NOOP, NOOP], [FORWARD, NOOP, NOOP], [NOOP, FIRE_ZAP, NOOP]]
+    out = run(env, params, state, actions + [[NOOP] * 3] * 3)
+    _, state, _, _, truncated, info = out[-1]
+    assert bool(truncated)  # the last step ends the episode; info describes that episode
+    social = {k: np.asarray(v) for k, v in info["social"].items()}
+    np.testing.assert_array_equal(social["returns"], [2, 0, 0])
+    np.testing.assert_array_equal(social["apples_eaten"], [2, 0, 0])
+    np.testing.assert_array_equal(social["zaps_given"], [0, 1, 0])
+    np.testing.assert_array_equal(social["zaps_received"], [1, 0, 0])
+    np.testing.assert_array_equal(social["tagged_steps"], [4, 0, 0])  # out after steps 3..6
+    assert social["efficiency"] == pytest.approx(2 / 6)
+    # Σ_i Σ_j |R_i − R_j| = 4·2 = 8; 2·N·ΣR = 12.
+    assert social["equality"] == pytest.approx(1 - 8 / 12)
+    assert social["sustainability"] == pytest.approx(1.5)  # agent 0 rewarded at t = 1, 2
+    assert social["peace"] == pytest.approx((3 * 6 - 4) / 6)
+    assert int(state.step_count) == 0  # auto-reset started the next episode
 
 
 def test_stochastic_episode_ending_follows_melting_pot(batched_rollout):
@@ -155,10 +184,10 @@ def test_stochastic_episode_ending_follows_melting_pot(batched_rollout):
     assert params.max_steps_in_episode == 5000
     params = params.replace(min_steps=20, interval=10, end_probability=0.5, max_steps_in_episode=60)
     _, batched = batched_rollout
-    truncated = np.asarray(batched(params, *rollout_inputs(64, 60, seed=9))[2])
+    truncated = np.asarray(batched(params, *rollout_inputs(64, 60, seed=9))[2])  # [64, 60]
     # The first episode ends at a check t = 20, 30, ... or at the cap 60.
-    first = truncated.argmax(0) + 1
-    assert truncated.any(0).all() and set(np.unique(first)) <= {20, 30, 40, 50, 60}
+    first = truncated.argmax(1) + 1
+    assert truncated.any(1).all() and set(np.unique(first)) <= {20, 30, 40, 50, 60}
     assert abs((first == 20).mean() - 0.5) < 0.2 and abs((first == 30).mean() - 0.25) < 0.2
 
 

@@ -1,14 +1,15 @@
-"""Social-outcome metrics (Perolat et al. 2017) against hand-computed values."""
+"""Social-outcome metrics (Perolat et al. 2017) against hand-computed values.
+
+The same metrics on a scripted episode through ``env.step``:
+``tests/envs/test_social_envs.py::test_metrics_of_a_scripted_harvest_episode``.
+"""
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from envs.social.base import APPLE, FIRE_ZAP, FORWARD, NOOP
 from envs.social.metrics import SocialCounters, equality, social_outcomes
 
 
@@ -36,30 +37,3 @@ def test_zero_reward_case_is_defined():
     assert float(out["efficiency"]) == 0.0 and float(out["peace"]) == 4.0
     assert float(equality(jnp.array([5.0, 0.0]))) == pytest.approx(0.5)  # 1 − 10/(2·2·5)
     assert float(equality(jnp.array([2.0, 2.0, 2.0]))) == 1.0
-
-
-def test_metrics_of_a_scripted_harvest_episode():
-    """Agent 0 eats two apples (t = 1, 2), agent 1 zaps it at t = 3; the episode lasts 6."""
-    ascii_map = "WWWWWWW\nWPAA PW\nW     W\nWWWWWWW"
-    env, params = envs.make("Harvest-Open", num_agents=2, ascii_map=ascii_map, episode_length=6)
-    _, state = env.reset(jax.random.PRNGKey(0), params)
-    state = state.replace(pos=jnp.array([[1, 1], [1, 5]]), orient=jnp.array([1, 3]))
-    assert int(env._map_view(state)[1, 2]) == APPLE
-    actions = [[FORWARD, NOOP], [FORWARD, NOOP], [NOOP, FIRE_ZAP]] + [[NOOP, NOOP]] * 3
-    step = jax.jit(env.step)
-    for t, action in enumerate(actions):
-        _, state, _, _, truncated, info = step(
-            jax.random.PRNGKey(t), state, jnp.asarray(action), params
-        )
-    assert bool(truncated)  # the last step ends the episode; info describes that episode
-    social = {k: np.asarray(v) for k, v in info["social"].items()}
-    np.testing.assert_array_equal(social["returns"], [2, 0])
-    np.testing.assert_array_equal(social["apples_eaten"], [2, 0])
-    np.testing.assert_array_equal(social["zaps_given"], [0, 1])
-    np.testing.assert_array_equal(social["zaps_received"], [1, 0])
-    np.testing.assert_array_equal(social["tagged_steps"], [4, 0])  # out after steps 3..6
-    assert social["efficiency"] == pytest.approx(2 / 6)
-    assert social["equality"] == pytest.approx(1 - 4 / 8)
-    assert social["sustainability"] == pytest.approx(1.5)
-    assert social["peace"] == pytest.approx((2 * 6 - 4) / 6)
-    assert int(state.step_count) == 0  # auto-reset started the next episode

@@ -207,13 +207,14 @@ def test_bench_suites_keep_their_options_while_other_commands_skip_their_imports
 
 # ------------------------------------------------------------------ 3, 7. an annotator that fails
 def _broken_server(body: dict, number: int):
-    """Every caption meets the three failures in turn: 500, garbage, a hang (then again)."""
+    """Requests meet the three failures in turn: a hang (the client times out), HTTP 500,
+    then garbage (a body that is not JSON, or a reply that is not a label)."""
     kind = number % 3
     if kind == 0:
-        return 500, {"error": "overloaded"}
+        return HANG
     if kind == 1:
-        return 200, b"<html>not json</html>" if number % 2 else chat_reply("banana?")
-    return HANG
+        return 500, {"error": "overloaded"}
+    return 200, b"<html>not json</html>" if number % 2 else chat_reply("banana?")
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +226,7 @@ def broken_annotator_run(tmp_path_factory):
     with ChatServer(_broken_server) as server:
         bonus = (
             "oni(retrieval,annotator=openai,base_url="
-            f"{server.url},timeout=0.2,max_retries=1,backoff=0.01,warn_after=0.001)"
+            f"{server.url},timeout=0.05,max_retries=1,backoff=0.01,warn_after=0.001)"
         )
         out = tmp / "runs"
         proc = explore("train", *TINY, "total_steps=640", f"bonus={bonus}", f"out={out}", cwd=cwd)
