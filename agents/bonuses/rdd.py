@@ -21,13 +21,13 @@ one-hot states visited 10, 40, 160, 640 times in random order, one update per vi
 update_proportion=1, 8 seeds, σ=1, d=64): the closed-form least-squares fit gives
 0.097, 0.027, 0.0064, 0.0014 against σ²/n = 0.1, 0.025, 0.0063, 0.0016 (log-log slope
 −1.02); the online bonus with a linear predictor gives slopes −0.94 (lr 1e-4), −1.33 (1e-3)
-and −0.79 (1e-2), with an MLP −1.06 (1e-4) and −1.05 (1e-3); at lr 1e-4 its values
+and −0.79 (1e-2), with an MLP −1.06 (1e-4), −1.05 (1e-3) and −1.25 (1e-2); at lr 1e-4 its values
 (1.7 … 0.033 linear, 0.88 … 0.011 MLP) are 10–20× σ²/n, still mostly the initial
 discrepancy, and at lr 1e-2 the most-visited state settles at 5× σ²/n, a floor that grows
 with lr. (The issue's own measurement: −0.82 linear, −0.92 MLP, scale ∝ lr.)
 
 For its use as a count: the bonus falls with visits at roughly the rate of 1/n, which is
-what an exploration bonus needs, but it is not a calibrated count — b·d/σ² is not 1/n,
+what an exploration bonus needs, but it is not a calibrated count — b/σ² is not 1/n,
 ratios of bonuses are not ratios of counts, and the slope and scale depend on lr and on
 how far the predictor is from convergence. ``explore report`` draws the bonus against
 visits of a run's cells (``bonus_by_cell.csv``) to show what a run actually had.

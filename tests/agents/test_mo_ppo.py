@@ -149,7 +149,9 @@ def test_resume_is_bit_identical_and_checkpoint_round_trips(runs):
 
 def test_policy_advantage_is_the_scalarised_gae_and_critic_targets_are_per_objective():
     env, params = envs.make("DeepSeaTreasure")
-    cfg = MOPPOConfig(num_envs=3, num_steps=5, num_weights=3, gamma_ext=0.9, gae_lambda=0.8)
+    cfg = MOPPOConfig(
+        num_envs=3, num_steps=5, num_minibatches=1, num_weights=3, gamma_ext=0.9, gae_lambda=0.8
+    )
     agent = MOPPO(env, params, None, cfg)
     assert agent.network.value_dim == 2 and agent.weights.shape == (3, 2)
     keys = jax.random.split(jax.random.PRNGKey(1), 4)

@@ -71,7 +71,7 @@ def test_training_writes_the_table_and_report_reads_it(tmp_path):
             "bonus=rdd",
             "bonus.hidden=8",
             "bonus.out_dim=4",
-            "total_steps=256",
+            "total_steps=512",  # 128 steps per env: episodes (100 steps at most) end
             "log_every=2",
             "ppo.num_envs=4",
             "ppo.num_steps=16",

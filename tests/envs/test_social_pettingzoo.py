@@ -33,7 +33,7 @@ def test_spaces_render_and_state(door):
     for agent, obs in observations.items():
         assert door.observation_space(agent).contains(obs)
     frame = door.render()
-    assert frame.dtype == np.uint8 and frame.shape == (5 * 8, 10 * 8, 3)
+    assert frame.dtype == np.uint8 and frame.shape == (6 * 8, 10 * 8, 3)
     assert door.state().shape == door.state_space.shape
     _, _, _, _, infos = door.step({a: 0 for a in door.agents})
     assert set(infos["player_0"]) == {"event", "caption"}

@@ -37,7 +37,7 @@ TINY = [
 
 
 def explore(
-    *args: str, cwd: Path | None = None, timeout: float = 300
+    *args: str, cwd: Path | None = None, timeout: float = 1200
 ) -> subprocess.CompletedProcess:
     """Run the installed console script; ``--no-progress`` is the caller's choice."""
     # COLUMNS: rich draws the final progress bar at this width instead of 80 (no "…").
@@ -355,7 +355,7 @@ def test_import_envs_registers_the_gymnasium_ids_cheaply():
         print(type(env.unwrapped).__name__, obs.shape)
     """)
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd="/", timeout=300
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd="/", timeout=1200
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["GridWorldEnv", "(7,", "7,", "3)"]
