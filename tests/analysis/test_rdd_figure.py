@@ -61,6 +61,7 @@ def test_report_draws_bonus_against_visits(tmp_path):
     assert "Bonus against visits" not in (tmp_path / "plain_report" / "report.md").read_text()
 
 
+@pytest.mark.slow  # compile-heavy: outside make test's 15-minute budget on 2 cores
 def test_training_writes_the_table_and_report_reads_it(tmp_path):
     """Through the commands a user runs: ``explore train`` then ``explore report``."""
     out = tmp_path / "runs"
