@@ -213,7 +213,10 @@ def test_rollout_batch_and_buffer_rewards():
         _, scaled, _ = fresh(**batch)
         extrinsic = np.stack(model._recorder.rewards)
         buffer = model.rollout_buffer
-        np.testing.assert_allclose(buffer.rewards, extrinsic + 0.5 * scaled, rtol=1e-5, atol=1e-6)
+        p = cfg.agent_settings
+        np.testing.assert_allclose(
+            buffer.rewards, p.ext_coef * extrinsic + p.int_coef * scaled, rtol=1e-5, atol=1e-6
+        )
         # GAE on the combined reward: the last step's advantage is r + γV(s') − V(s).
         last = buffer.returns[-1] - buffer.values[-1]
         np.testing.assert_allclose(buffer.advantages[-1], last, rtol=1e-5, atol=1e-6)
@@ -309,8 +312,9 @@ def test_run_store_has_the_shape_of_jax_runs(tmp_path):
         names = {p.relative_to(run.path).as_posix() for p in run.path.rglob("*") if p.is_file()}
         return {"checkpoint/state.npz" if n.startswith("checkpoint/state-") else n for n in names}
 
-    # coverage.npy needs privileged agent positions, which only the JAX gridworld loop sees.
-    assert files(sb3_run) == files(jax_run) - {"coverage.npy"}
+    # coverage.npy and bonus_by_cell.csv need privileged agent positions, which only the JAX
+    # gridworld loop sees.
+    assert files(sb3_run) == files(jax_run) - {"coverage.npy", "bonus_by_cell.csv"}
     a, b = metrics(jax_run), metrics(sb3_run)
     assert list(a.dtypes) == list(b.dtypes)
     # The run-store contract's names (docs/run_store.md) plus the JAX agent's extras.
