@@ -318,7 +318,8 @@ def test_run_store_has_the_shape_of_jax_runs(tmp_path):
     a, b = metrics(jax_run), metrics(sb3_run)
     assert list(a.dtypes) == list(b.dtypes)
     # The run-store contract's names (docs/run_store.md) plus the JAX agent's extras.
-    assert set(a.metric) <= set(b.metric)
+    # Coverage metrics need the gridworld's privileged positions (JAX loop only).
+    assert set(a.metric) - {"coverage/cells_per_episode", "coverage/cells_visited"} <= set(b.metric)
     for name in ("status.json", "versions.json"):
         assert set(json.loads((jax_run.path / name).read_text())) <= set(
             json.loads((sb3_run.path / name).read_text())
