@@ -116,6 +116,13 @@ class IPPOConfig(PPOConfig):
     )
 
 
+class SameAs(NamedTuple):
+    """A bonus's recommended agent setting that copies another field of the agent's section
+    (e.g. ``gamma_int = SameAs("gamma_ext")``), resolved after the run's own values."""
+
+    field: str
+
+
 class AgentEntry(NamedTuple):
     """How the CLI finds an agent.
 

@@ -234,7 +234,7 @@ class IPPO(PPO):
                 f"bonus {bonus.name!r} is a utility u_i = r_i + term; agents train on the "
                 "paper's u_i only with ippo.int_coef = ippo.ext_coef, "
                 "ippo.normalize_int_reward=false, ippo.int_episodic=true and "
-                "gamma_int = gamma_ext (experiments/social_*.yaml set them)",
+                "gamma_int = gamma_ext (the bonus's own defaults, which this run overrode)",
                 stacklevel=2,
             )
         self.num_agents, self.settings, self.joint_action = n, cfg, joint

@@ -213,4 +213,4 @@ def register_all() -> list[str]:
     ``import envs`` already did (:func:`envs.register_gymnasium`); kept for callers of the
     Gymnasium front door.
     """
-    return register_gymnasium()
+    return register_gymnasium("envs.gridworld.tasks")

@@ -1,7 +1,7 @@
 """MO-Gymnasium front door: every multi-objective task as ``explore/<Name>-v0``.
 
 >>> import mo_gymnasium
->>> import envs.mo_gymnasium  # registers the ids
+>>> import envs  # registers the ids
 >>> env = mo_gymnasium.make("explore/DeepSeaTreasure-Concave-v0")
 >>> env.unwrapped.reward_space, env.unwrapped.reward_dim     # Box(..., (2,), float32), 2
 >>> env = mo_gymnasium.wrappers.LinearReward(env, weight=np.array([0.7, 0.3]))
@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
+from envs import register_gymnasium
 from envs.gymnasium import NAMESPACE, GridWorldEnv, GridWorldVectorEnv, _as_int
 from envs.multiobjective.base import MOEnvironment, is_multiobjective
 
@@ -184,23 +185,6 @@ class MOVectorEnv(GridWorldVectorEnv):
 
 
 def register_all() -> list[str]:
-    """Register ``explore/<Name>-v0`` for every multi-objective task (idempotent); the ids."""
-    from envs.multiobjective.tasks import TASKS
-
-    ids = []
-    for name in TASKS:
-        env_id = f"{NAMESPACE}/{name}-v0"
-        if env_id not in gymnasium.registry:
-            gymnasium.register(
-                id=env_id,
-                entry_point="envs.mo_gymnasium:MOEnv",
-                vector_entry_point="envs.mo_gymnasium:MOVectorEnv",
-                kwargs={"name": name},
-                # The envs truncate themselves (DST, Resource Gathering: 100 steps).
-                max_episode_steps=None,
-            )
-        ids.append(env_id)
-    return ids
-
-
-register_all()
+    """The multi-objective tasks' ids; ``import envs`` registered them
+    (:func:`envs.register_gymnasium`, one loop for every family)."""
+    return register_gymnasium("envs.multiobjective.tasks")

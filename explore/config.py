@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from agents.configs import AGENTS, RUN_LEVEL_FIELDS, PPOConfig, agent_entry, sections
+from agents.configs import AGENTS, RUN_LEVEL_FIELDS, PPOConfig, SameAs, agent_entry, sections
 
 _SECTIONS: dict[str, type[PPOConfig]] = sections()
 DEFAULT_AGENT = "ppo"
@@ -120,6 +120,7 @@ class _RunFields(BaseModel):
             for key in RUN_LEVEL_FIELDS:
                 if key in values:
                     raise ValueError(f"{section}.{key}: set the run's {key} instead")
+            values = {**bonus_settings(data.get("bonus"), _SECTIONS[section], values), **values}
         data[section] = values
         return data
 
@@ -175,6 +176,44 @@ RunConfig = create_model(
         for name, config in _SECTIONS.items()
     },
 )
+
+
+def bonus_settings(
+    bonus: Any, config: type[PPOConfig], given: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The agent settings that ``bonus`` recommends (``Bonus.agent_defaults``), resolved for
+    an agent with settings class ``config`` whose section sets ``given``.
+
+    Only fields the section has are returned; ``SameAs(field)`` takes that field's given
+    value (or its default). The run's own values win: the caller merges these under them.
+    """
+    if not isinstance(bonus, str) or bonus.strip() in ("", "none"):
+        return {}
+    from agents.bonuses import agent_defaults  # imports the bonus modules (JAX)
+
+    given = given or {}
+    fields = config.model_fields
+    resolved = {}
+    for key, value in agent_defaults(bonus).items():
+        if key not in fields or key in RUN_LEVEL_FIELDS:
+            continue
+        if isinstance(value, SameAs):
+            value = given.get(value.field, fields[value.field].default)
+        resolved[key] = value
+    return resolved
+
+
+def bonus_settings_help() -> list[tuple[str, str]]:
+    """(bonus, "field=value, ...") for every bonus that brings agent settings, for ``--help``."""
+    from agents.bonuses import agent_defaults, registered
+
+    rows = []
+    for name in registered():
+        settings = agent_defaults(name)
+        if settings:
+            shown = (f"{k}={v.field if isinstance(v, SameAs) else v}" for k, v in settings.items())
+            rows.append((name, ", ".join(shown)))
+    return rows
 
 
 def _section_fields(config: type[PPOConfig]) -> dict[str, Any]:

@@ -123,11 +123,14 @@ def _load_checkpoint(run: RunDir, like: Any, updates: int | None) -> Any:
 
 
 def _stack(states: list[Any]) -> Any:
-    return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+    # Stacked on the host and sent once: JAX would compile a stack per leaf shape.
+    return jax.tree.map(lambda *xs: jnp.asarray(np.stack([np.asarray(x) for x in xs])), *states)
 
 
 def _index(tree: Any, i: int) -> Any:
-    return jax.tree.map(lambda x: x[i], tree)
+    """Seed ``i`` of a stacked state, as host (NumPy) arrays: one transfer of the whole state,
+    no compiled slice per leaf shape."""
+    return jax.tree.map(lambda x: x[i], jax.device_get(tree))
 
 
 class Logger:
@@ -190,7 +193,12 @@ def train(
         return runs
     _, _, bonus, ppo = build(cfg)
     chunk = min(cfg.log_every, ppo.cfg.num_updates)
-    like = jax.tree.map(lambda x: x[0], ppo.init_seeds([jax.random.PRNGKey(0)]))
+    # Every seed's initial state in one compiled init (a vmapped init gives each seed the
+    # values of its own single-seed init): fresh runs start from it, and its first seed is
+    # the template checkpoints are read into.
+    initial = jax.device_get(ppo.init_seeds([jax.random.PRNGKey(c.seed) for c, _ in todo]))
+    fresh = {c.seed: _index(initial, i) for i, (c, _) in enumerate(todo)}
+    like = fresh[todo[0][0].seed]
 
     # Seeds resume together from the last checkpoint they all have (a kill between their
     # checkpoint writes leaves them one chunk apart; each run keeps the checkpoint before its
@@ -203,7 +211,7 @@ def train(
         r.path.mkdir(parents=True, exist_ok=True)
         loaded = _load_checkpoint(r, like, max(common) if common else None)
         updates = loaded[2] if loaded else 0
-        groups.setdefault(updates, []).append((c, r, loaded[0] if loaded else None))
+        groups.setdefault(updates, []).append((c, r, loaded[0] if loaded else fresh[c.seed]))
     try:
         for start_update, members in sorted(groups.items()):
             _train_group(ppo, bonus, members, start_update, chunk, progress, max_chunks, on_chunk)
@@ -229,10 +237,7 @@ def _train_group(
     for c, r, _ in members:
         r.start(c)
         loggers.append(Logger(c, r))
-    if all(state is not None for _, _, state in members):
-        state = _stack([s for _, _, s in members])
-    else:
-        state = ppo.init_seeds([jax.random.PRNGKey(c.seed) for c, _, _ in members])
+    state = _stack([s for _, _, s in members])  # checkpoints, or the seeds' initial states
     # Metrics are written before the checkpoint: rows past it (a kill between the two writes)
     # are logged again by the resumed run.
     rows = [

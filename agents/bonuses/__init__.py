@@ -147,10 +147,39 @@ def accepted_kwargs(spec: str, context: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in context.items() if k in params}
 
 
+def agent_defaults(spec: str) -> dict[str, Any]:
+    """The agent settings that the bonuses named in ``spec`` recommend (``Bonus.agent_defaults``).
+
+    A composite (``product(rnd,svo)``) collects its parts'; a setting two parts recommend
+    differently is left to the agent's default. Unknown names give ``{}`` (``make`` reports
+    them with close matches).
+    """
+    _load_builtin()
+    found: dict[str, Any] = {}
+    conflicting: set[str] = set()
+
+    def visit(text: str) -> None:
+        name, args, _ = parse_spec(text)
+        for key, value in getattr(_REGISTRY.get(name), "agent_defaults", {}).items():
+            if key in found and found[key] != value:
+                conflicting.add(key)
+            found.setdefault(key, value)
+        for arg in args:
+            if isinstance(arg, str) and parse_spec(arg)[0] in _REGISTRY:
+                visit(arg)
+
+    try:
+        visit(spec)
+    except ValueError:
+        return {}
+    return {k: v for k, v in found.items() if k not in conflicting}
+
+
 __all__ = [
     "Bonus",
     "Transitions",
     "accepted_kwargs",
+    "agent_defaults",
     "make",
     "parse_spec",
     "register",

@@ -17,7 +17,8 @@ how the Stable-Baselines3 bridge uses the same objects.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -69,6 +70,10 @@ class Bonus:
     name: str = "bonus"
     #: whether the bonus has per-episode state that ``done`` resets
     episodic: bool = False
+    #: agent settings the method needs (e.g. its own ``int_coef``): a run with this bonus
+    #: takes them unless it sets them itself; they show in ``explore train --help`` and in
+    #: the run's config.yaml. Values are plain values or ``agents.configs.SameAs(field)``.
+    agent_defaults: ClassVar[Mapping[str, Any]] = {}
 
     def init(self, key: jax.Array, obs_space: Box, action_space: Discrete, num_envs: int) -> Any:
         """Create the bonus state for ``num_envs`` parallel environments."""

@@ -9,7 +9,9 @@ goal for weights near ``(1, 0)`` and the ball for weights near ``(0, 1)``, which
 exploration bonuses meet multi-objective tasks.
 
 Everything else is the gridworld's: MiniGrid observations (``uint8 [7, 7, 3]``), actions,
-``contexts``, ``noisy_tv``, ``sticky_actions`` (see :mod:`envs.gridworld.env`). The
+``contexts``, ``noisy_tv``, ``sticky_actions`` (see :mod:`envs.gridworld.env`). ``size``
+is the outer wall's side (MiniGrid's 19 by default; ``FourRooms-TwoGoals-S11`` is an 11×11
+one, sized for a CPU). The
 registered task is a single layout (``contexts=1``, drawn from ``env_seed``), so its front
 is known: :meth:`TwoGoalsGridWorld.pareto_front` finds the shortest action sequences to the
 goal and to the ball by breadth-first search over (cell, direction) and discounts their
@@ -62,13 +64,14 @@ class TwoGoalsGridWorld(GridWorld, MOEnvironment):
         name: str = "FourRooms-TwoGoals",
         contexts: int = 1,
         env_seed: int = 0,
+        size: int = 19,
         noisy_tv: bool = False,
         sticky_actions: float = 0.0,
         see_through_walls: bool = False,
         max_steps: int | None = None,
     ) -> None:
         super().__init__(
-            FourRoomsTwoGoals(),
+            FourRoomsTwoGoals(size=size),
             name=name,
             contexts=contexts,
             noisy_tv=noisy_tv,

@@ -43,3 +43,6 @@ _add("ResourceGathering", ResourceGathering)
 _add("FruitTree-5", FruitTree, depth=5)
 _add("FruitTree-6", FruitTree, depth=6)
 _add("FourRooms-TwoGoals", TwoGoalsGridWorld)
+# An 11×11 FourRooms sized for a CPU; layout 9 (env_seed) puts the goal and the ball in other
+# rooms than the start, 13 and 17 actions away (layouts 0, 2, 5, 6, 10 have one within 3).
+_add("FourRooms-TwoGoals-S11", TwoGoalsGridWorld, size=11, env_seed=9)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from explore.config import field_help, load_config, parse_seeds
+from explore.config import bonus_settings_help, field_help, load_config, parse_seeds
 
 EXAMPLES = """examples:
   explore train env=DoorKey-8x8 bonus=rnd seeds=0-4 total_steps=5e6 out=runs/demo
@@ -13,7 +13,9 @@ EXAMPLES = """examples:
 """
 
 
-def _fields_epilog(agent: str | None = None) -> str:
+def _fields_epilog(agent: str | None = None, bonuses: bool = False) -> str:
+    # bonuses: list the settings each bonus brings (imports the bonus modules, so JAX: only
+    # when the help is printed, never when the parser is built).
     rows = field_help(agent)
     width = max(len(name) for name, _, _ in rows)
     lines = [f"  {name:<{width}}  {default:<12} {doc}" for name, default, doc in rows]
@@ -33,6 +35,13 @@ def _fields_epilog(agent: str | None = None) -> str:
         f"  {'bonus.warn_after':<{width}}  {'300':<12} oni: warn when no label arrived this "
         "many seconds after the first caption was queued (0: never)"
     )
+    brought = bonus_settings_help() if bonuses else []
+    if brought:
+        lines.append("")
+        lines.append(
+            "settings a bonus brings (used unless the run sets them; saved in config.yaml):"
+        )
+        lines.extend(f"  bonus={name}: {settings}" for name, settings in brought)
     scope = (
         f"fields of agent={agent}"
         if agent
@@ -61,8 +70,7 @@ class _AgentHelp(argparse.Action):
 
         words = [*(getattr(namespace, "overrides", None) or []), *sys.argv[1:]]
         agent = next((w.partition("=")[2] for w in words if w.startswith("agent=")), None)
-        if agent in AGENTS:
-            parser.epilog = _fields_epilog(agent)
+        parser.epilog = _fields_epilog(agent if agent in AGENTS else None, bonuses=True)
         parser.print_help()
         parser.exit()
 

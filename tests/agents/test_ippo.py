@@ -168,7 +168,6 @@ def coins_run(tmp_path_factory):
     return train(cfg, [0], out, progress=False)[0]
 
 
-@pytest.mark.slow  # compile-heavy: outside make test's 15-minute budget on 2 cores
 def test_ippo_learns_to_collect_its_own_coins(coins_run):
     assert coins_run.is_complete()
     metrics = pd.read_parquet(coins_run.path / "metrics.parquet")

@@ -49,7 +49,6 @@ def cli_runs(tmp_path_factory) -> list[RunDir]:
     return [RunDir.for_config(out, cfg.model_copy(update={"seed": s})) for s in (0, 1)]
 
 
-@pytest.mark.slow  # compile-heavy: outside make test's 15-minute budget on 2 cores
 def test_train_writes_runs_that_report_reads(cli_runs):
     for run in cli_runs:
         assert run.is_complete()
@@ -97,7 +96,6 @@ def test_wrong_agent_or_social_bonus_is_a_one_line_error(tmp_path, args, expecte
     assert not any(tmp_path.iterdir())  # refused before any run directory is made
 
 
-@pytest.mark.slow  # compile-heavy: outside make test's 15-minute budget on 2 cores
 def test_resume_after_one_chunk_is_bit_identical(cli_runs, tmp_path):
     cfg = load_config(None, TINY)
     part = train(cfg, [0, 1], tmp_path, progress=False, max_chunks=1)

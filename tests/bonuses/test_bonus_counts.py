@@ -83,7 +83,8 @@ def test_reward_is_pure_and_matches_update():
     second = scripted(*batches[1], PROTOS)
     pure = bonus.reward(state, second)
     r, _, _ = step(state, second)
-    np.testing.assert_array_equal(np.asarray(pure), np.asarray(r))
+    # Same counts; 1/sqrt(n) may round differently in two separately compiled programs.
+    np.testing.assert_allclose(np.asarray(pure), np.asarray(r), rtol=1e-6, atol=0)
 
 
 def test_episodic_count_resets_after_done():

@@ -318,6 +318,15 @@ def test_two_goals_front_is_reached_by_the_shortest_plans():
         assert np.any(np.all(np.isclose(front, value, rtol=1e-6), axis=1)), (value, front)
 
 
+def test_the_small_two_goals_layout_puts_both_goals_in_other_rooms():
+    """FourRooms-TwoGoals-S11 is sized for a CPU but stays an exploration problem."""
+    env, params = envs.make("FourRooms-TwoGoals-S11")
+    assert env.layout_pool(params).grid.shape[1:] == (11, 11)
+    plans = env.shortest_plans(params)
+    assert (len(plans["goal"]), len(plans["ball"])) == (13, 17)
+    assert env.pareto_front(0.99, params).shape == (2, 2)
+
+
 def test_two_goals_front_needs_a_single_layout():
     env, _ = envs.make("FourRooms-TwoGoals", contexts=0)  # a fresh layout every episode
     with pytest.raises(NotImplementedError, match="contexts=1"):

@@ -36,6 +36,20 @@ def test_every_task_is_registered():
     assert all(env_id in gymnasium.registry for env_id in ids)
 
 
+def test_plain_import_envs_registers_the_multiobjective_ids():
+    """As ``import minigrid`` does: ``import envs`` alone makes every id ``make``-able."""
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings; warnings.simplefilter('ignore'); import envs, mo_gymnasium, sys; "
+        "env = mo_gymnasium.make('explore/DeepSeaTreasure-v0'); "
+        "print(env.unwrapped.reward_dim, 'envs.mo_gymnasium' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["2", "True"]
+
+
 def test_make_exposes_reward_space_and_dim_like_mo_gymnasium():
     ours, theirs = _both()
     assert ours.unwrapped.reward_dim == theirs.unwrapped.reward_dim == 2

@@ -96,3 +96,34 @@ def test_help_lists_the_fields_of_the_chosen_agent():
         for field in own:
             assert f"{entry.section}.{field}" in shown.stdout
             assert f"{entry.section}.{field}" in plain.stdout  # additions listed in the plain help
+
+
+def test_a_bonus_brings_its_own_agent_settings_unless_the_run_sets_them(tmp_path):
+    """Issue 16: a bonus that needs its own coefficients carries them (``Bonus.agent_defaults``),
+    visible in ``--help`` and in the resolved config.yaml; the run's own values win."""
+    from agents.bonuses.social import UTILITY_SETTINGS
+
+    plain = _config("agent=ippo", "env=Coins").agent_settings
+    assert (plain.ext_coef, plain.int_coef) == (2.0, 0.5)  # no bonus: the agent's defaults
+
+    cfg = _config("agent=ippo", "env=Coins", "bonus=inequity_aversion", "ippo.gamma_ext=0.95")
+    settings = cfg.agent_settings
+    assert (settings.ext_coef, settings.int_coef) == (1.0, 1.0)
+    assert settings.normalize_int_reward is False and settings.int_episodic is True
+    assert settings.gamma_int == 0.95  # SameAs("gamma_ext") follows the run's own gamma_ext
+    assert set(UTILITY_SETTINGS) <= set(cfg.model_dump()["ippo"])  # written to config.yaml
+
+    own = _config("agent=ippo", "env=Coins", "bonus=svo", "int_coef=0.3").agent_settings
+    assert own.int_coef == 0.3 and own.ext_coef == 1.0  # the run's value wins, the rest stays
+
+    # A composite collects its parts' settings; the resolved config round-trips unchanged.
+    composite = _config("agent=ippo", "env=Coins", "bonus=product(svo,inequity_aversion)")
+    assert composite.agent_settings.int_coef == 1.0
+    again = build_config(cfg.model_dump())
+    assert again.config_hash() == cfg.config_hash()
+
+    shown = subprocess.run(
+        [EXPLORE, "train", "agent=ippo", "--help"], capture_output=True, text=True
+    )
+    assert shown.returncode == 0
+    assert "bonus=inequity_aversion: ext_coef=1.0, int_coef=1.0" in shown.stdout

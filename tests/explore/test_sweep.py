@@ -64,21 +64,6 @@ def write_spec(path: Path, name: str = "tiny", **extra) -> Path:
     return path
 
 
-@pytest.fixture(scope="module", autouse=True)
-def compile_cache(tmp_path_factory):
-    """One JAX compilation cache for this module and the processes it starts."""
-    import jax
-    from jax.experimental.compilation_cache import compilation_cache
-
-    cache = str(tmp_path_factory.mktemp("jax_cache"))
-    previous = jax.config.jax_compilation_cache_dir
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("JAX_COMPILATION_CACHE_DIR", cache)
-        yield cache
-    jax.config.update("jax_compilation_cache_dir", previous)
-    compilation_cache.reset_cache()
-
-
 def quiet() -> Console:
     return Console(file=io.StringIO(), width=200)
 

@@ -10,7 +10,8 @@ Inequity aversion and SVO are utilities: the bonus returns the social term ``u_i
 the agent trains on ``ext_coef·r_i + int_coef·(u_i − r_i)``. That is exactly the paper's
 ``u_i`` (up to the overall scale, which PPO's advantage normalisation removes) when
 ``int_coef = ext_coef``, ``normalize_int_reward=false``, ``int_episodic=true`` and
-``gamma_int = gamma_ext``; ``experiments/social_*.yaml`` set these.
+``gamma_int = gamma_ext``: these are the bonuses' :data:`UTILITY_SETTINGS`, which a run
+takes unless it sets them itself (``explore train --help`` lists them).
 """
 
 from __future__ import annotations
@@ -19,6 +20,16 @@ import jax
 import jax.numpy as jnp
 
 from agents.bonuses.base import Bonus, Transitions
+from agents.configs import SameAs
+
+#: The agent settings under which a utility bonus trains the paper's u_i (module docstring).
+UTILITY_SETTINGS = {
+    "ext_coef": 1.0,
+    "int_coef": 1.0,
+    "normalize_int_reward": False,
+    "int_episodic": True,
+    "gamma_int": SameAs("gamma_ext"),
+}
 
 
 class SocialBonus(Bonus):

@@ -27,7 +27,7 @@ from flax import struct
 
 from agents.bonuses import register
 from agents.bonuses.base import Metrics, Transitions
-from agents.bonuses.social import SocialBonus
+from agents.bonuses.social import UTILITY_SETTINGS, SocialBonus
 
 
 @struct.dataclass
@@ -42,6 +42,7 @@ class InequityAversion(SocialBonus):
 
     name = "inequity_aversion"
     utility = True  # the bonus is u_i − r_i (see agents.bonuses.social)
+    agent_defaults = UTILITY_SETTINGS
     episodic = True
 
     def __init__(

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 
 from agents.bonuses import register
 from agents.bonuses.base import EmptyState, Metrics, Transitions
-from agents.bonuses.social import SocialBonus
+from agents.bonuses.social import UTILITY_SETTINGS, SocialBonus
 
 
 class SVO(SocialBonus):
@@ -31,6 +31,7 @@ class SVO(SocialBonus):
 
     name = "svo"
     utility = True  # the bonus is u_i − r_i (see agents.bonuses.social)
+    agent_defaults = UTILITY_SETTINGS
 
     def __init__(self, w: float = 0.5, theta_deg: float = 45.0):
         if w < 0:
