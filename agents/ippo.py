@@ -45,7 +45,7 @@ import jax.numpy as jnp
 from flax.training.train_state import TrainState
 
 from agents.bonuses.base import Bonus, Transitions
-from agents.configs import IPPOConfig
+from agents.configs import IPPOConfig, SameAs
 from agents.networks import GridEncoder, MLPEncoder, ScannedGRU, _dense
 from agents.ppo import PPO, Rollout, RunnerState
 from envs.social.base import SocialEnv
@@ -224,17 +224,18 @@ class IPPO(PPO):
                 f"with share=false, num_minibatches={cfg.num_minibatches} must divide "
                 f"num_envs*num_steps={cfg.num_envs * cfg.num_steps} (each agent's batch)"
             )
-        if getattr(bonus, "utility", False) and not (
-            cfg.int_coef == cfg.ext_coef
-            and not cfg.normalize_int_reward
-            and cfg.int_episodic
-            and cfg.gamma_int == cfg.gamma_ext
-        ):
+        # The settings a utility bonus needs are its own agent_defaults (agents.bonuses.social).
+        overridden = [
+            key
+            for key, value in getattr(bonus, "agent_defaults", {}).items()
+            if getattr(cfg, key)
+            != (getattr(cfg, value.field) if isinstance(value, SameAs) else value)
+        ]
+        if getattr(bonus, "utility", False) and overridden:
             warnings.warn(
                 f"bonus {bonus.name!r} is a utility u_i = r_i + term; agents train on the "
-                "paper's u_i only with ippo.int_coef = ippo.ext_coef, "
-                "ippo.normalize_int_reward=false, ippo.int_episodic=true and "
-                "gamma_int = gamma_ext (the bonus's own defaults, which this run overrode)",
+                f"paper's u_i only with the bonus's own settings, which this run overrode: "
+                f"{', '.join(overridden)}",
                 stacklevel=2,
             )
         self.num_agents, self.settings, self.joint_action = n, cfg, joint
