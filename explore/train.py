@@ -128,8 +128,8 @@ def _stack(states: list[Any]) -> Any:
 
 
 def _index(tree: Any, i: int) -> Any:
-    """Seed ``i`` of a stacked state, as host (NumPy) arrays: one transfer of the whole state,
-    no compiled slice per leaf shape."""
+    """Seed ``i`` of a stacked state as host (NumPy) arrays (no compiled slice per leaf shape);
+    pass a ``jax.device_get`` state to transfer it once for every seed."""
     return jax.tree.map(lambda x: x[i], jax.device_get(tree))
 
 
@@ -323,13 +323,14 @@ def _train_group(
                 cell_bonus = getattr(state, "cell_bonus", None)
                 cell_bonus = None if cell_bonus is None else np.asarray(cell_bonus)
                 if chunks_done % cfg0.checkpoint_every == 0 or update >= num_updates:
+                    host_state = jax.device_get(state)  # one transfer for every seed
                     for i, r in enumerate(runs):
                         r.write_metrics(rows[i])
                         if coverage.shape[-2:] != (1, 1):
                             r.write_coverage(coverage[i])
                         if cell_bonus is not None:
                             write_bonus_table(r, coverage[i], cell_bonus[i])
-                        r.save_checkpoint(_index(state, i), steps, update)
+                        r.save_checkpoint(_index(host_state, i), steps, update)
                         r.set_status("running", steps=steps)
                 mean = {
                     k: float(np.nanmean([s[k] for s in summaries]))
@@ -356,9 +357,10 @@ def _train_group(
     except KeyboardInterrupt:
         # The last chunk's checkpoint is on disk (checkpoint_every=1) or gets written now.
         steps = update * batch
+        host_state = jax.device_get(state)
         for i, r in enumerate(runs):
             r.write_metrics(rows[i])
-            r.save_checkpoint(_index(state, i), steps, update)
+            r.save_checkpoint(_index(host_state, i), steps, update)
             r.set_status("running", steps=steps, interrupted=True)
         raise
     except Exception as err:
