@@ -55,6 +55,10 @@ def test_train_writes_runs_that_report_reads(cli_runs):
         config = yaml.safe_load((run.path / "config.yaml").read_text())
         assert config["agent"] == "ippo" and config["ippo"]["share"] is True
         assert config["bonus"] == "inequity_aversion"
+        # The utility settings the bonus brings, resolved into the run's config.yaml.
+        assert config["ippo"]["int_coef"] == config["ippo"]["ext_coef"] == 1.0
+        assert config["ippo"]["normalize_int_reward"] is False
+        assert config["ippo"]["int_episodic"] is True
         metrics = pd.read_parquet(run.path / "metrics.parquet")
         assert metrics.step.max() == 256
         names = set(metrics.metric)
