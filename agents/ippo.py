@@ -195,6 +195,9 @@ class IPPO(PPO):
     """Independent PPO for the N agents of a social env; see the module docstring."""
 
     multi_agent = True
+    # Each agent's network reads its own slice of the folded env axis, so gathered rows
+    # would meet the wrong agent's network: evaluate every reached observation instead.
+    bootstrap_by_gather = False
 
     def __init__(self, env, env_params, bonus: Bonus | None, cfg: IPPOConfig) -> None:
         if not isinstance(env, SocialEnv):

@@ -41,9 +41,26 @@ def orthogonal(scale: float = 1.0) -> nn.initializers.Initializer:
     return init
 
 
+class Dense(nn.Dense):
+    """``nn.Dense`` computed on a 2-D view of its input, ``[prod(leading), features]``.
+
+    Same parameters, names (``Dense_<i>``) and values as ``nn.Dense``. On XLA's CPU runtime a
+    dense layer on ``[T, N, F]`` (time-major rollouts, minibatches) or ``[B, H, W, C]`` (patch
+    convolutions) lowers to a ``dot_general`` over several leading axes whose gradient misses
+    the fast matmul path: measured here, a 2-layer MLP's gradient on ``[1, 8192, 64]`` took
+    1.5× as long as on ``[8192, 64]``, a patch layer on ``[16, 16, 6, 6, 96]`` 1.4× its
+    flattened form. The reshape is free (a bitcast).
+    """
+
+    @nn.compact
+    def __call__(self, inputs: jax.Array) -> jax.Array:
+        flat = inputs.reshape(-1, inputs.shape[-1])
+        return super().__call__(flat).reshape(*inputs.shape[:-1], self.features)
+
+
 def _dense(features: int, scale: float = np.sqrt(2)) -> nn.Dense:
     # Orthogonal init with PPO's usual scales (Engstrom et al. 2020; CleanRL, PureJaxRL).
-    return nn.Dense(
+    return Dense(
         features,
         kernel_init=orthogonal(scale),
         bias_init=nn.initializers.constant(0.0),

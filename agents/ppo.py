@@ -99,6 +99,9 @@ class PPO:
     vector_reward: bool = False
     #: whether the agent trains the agents of a social env (IPPO); PPO trains one agent
     multi_agent: bool = False
+    #: whether truncated steps' bootstrap values may be computed on gathered rows
+    #: (:meth:`_next_values`); False for networks that read the batch layout
+    bootstrap_by_gather: bool = True
 
     def __init__(self, env, env_params, bonus: Bonus | None, cfg: PPOConfig) -> None:
         if cfg.batch_size % cfg.num_minibatches:
@@ -273,11 +276,11 @@ class PPO:
 
         # Values of what each action reached: the next observation, or the final one at an
         # episode end (bootstrapping through truncations).
-        _, _, next_v_ext, next_v_int = self._evaluate(
-            state.train.params, hidden0, traj, traj.next_obs
-        )
-        _, _, _, last_v_int = self.network.apply(
+        _, _, last_v_ext, last_v_int = self.network.apply(
             state.train.params, state.hidden, state.obs[None], state.done[None]
+        )
+        next_v_ext, next_v_int = self._next_values(
+            state.train.params, hidden0, traj, last_v_ext, last_v_int
         )
 
         # Intrinsic reward from the bonus, then RND's normalisation by the running std of
@@ -373,6 +376,46 @@ class PPO:
                 valid, on / jnp.where(valid, off, 1.0), jnp.nan
             )
         return out
+
+    def _next_values(self, params, hidden0, traj: Rollout, last_v_ext, last_v_int):
+        """Extrinsic and intrinsic values of the observation each step reached, ``[T, N]``.
+
+        Where the episode goes on, that is the next step's own value from the rollout (the
+        same parameters saw the same observation); after a termination it is never used
+        (GAE multiplies it by zero). Only a truncated step needs the value of an observation
+        the rollout did not evaluate, ``info["final_observation"]``: those are gathered and
+        evaluated ``num_envs`` at a time, so a rollout with no truncation pays nothing (a
+        second critic pass over the whole rollout cost CartPole ~15 % of its update).
+
+        A GRU's value depends on the history, and an agent whose network reads the batch
+        layout (IPPO folds agents into the env axis) cannot take gathered rows: both
+        evaluate every reached observation instead (:meth:`_evaluate`).
+        """
+        if self.cfg.gru or not self.bootstrap_by_gather:
+            _, _, next_v_ext, next_v_int = self._evaluate(params, hidden0, traj, traj.next_obs)
+            return next_v_ext, next_v_int
+        steps, n = traj.done.shape
+        next_v_ext = jnp.concatenate([traj.v_ext[1:], last_v_ext], axis=0)
+        next_v_int = jnp.concatenate([traj.v_int[1:], last_v_int], axis=0)
+        flat_ext = next_v_ext.reshape(steps * n, *next_v_ext.shape[2:])
+        flat_int = next_v_int.reshape(steps * n)
+        final_obs = traj.next_obs.reshape(steps * n, *traj.next_obs.shape[2:])
+        pending = (traj.done & ~traj.terminated).reshape(-1)
+
+        def evaluate_some(carry):
+            v_ext, v_int, pending = carry
+            # Up to n truncated steps; the fill index (one past the end) is dropped below.
+            (idx,) = jnp.nonzero(pending, size=n, fill_value=steps * n)
+            obs = jnp.take(final_obs, idx, axis=0, mode="clip")
+            _, _, e, i = self.network.apply(params, None, obs[None], jnp.zeros((1, n), bool))
+            v_ext = v_ext.at[idx].set(e[0], mode="drop")
+            v_int = v_int.at[idx].set(i[0], mode="drop")
+            return v_ext, v_int, pending.at[idx].set(False, mode="drop")
+
+        flat_ext, flat_int, _ = jax.lax.while_loop(
+            lambda carry: carry[2].any(), evaluate_some, (flat_ext, flat_int, pending)
+        )
+        return flat_ext.reshape(next_v_ext.shape), flat_int.reshape(next_v_int.shape)
 
     def _evaluate(self, params, hidden0, traj: Rollout, obs: jax.Array):
         """Network outputs over a whole rollout (re-running the GRU from its start state)."""
@@ -497,16 +540,18 @@ class PPO:
             return loss, (pg_loss, v_loss, entropy, approx_kl, clipfrac)
 
         grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+        # Without a bonus the intrinsic head is never trained: None (an empty pytree) keeps
+        # its values and targets out of every epoch's shuffle.
         data = (
             traj.obs,
             traj.start,
             traj.action,
             traj.log_prob,
             traj.v_ext,
-            traj.v_int,
+            traj.v_int if self.use_intrinsic else None,
             advantages,
             target_ext,
-            target_int,
+            target_int if self.use_intrinsic else None,
         )
 
         def epoch(carry, _):

@@ -45,7 +45,7 @@ from flax import struct
 
 from agents.bonuses import register
 from agents.bonuses.base import Bonus, Metrics, Transitions, flatten_obs
-from agents.networks import orthogonal
+from agents.networks import Dense, orthogonal
 from envs.spaces import Box, Discrete
 
 # MiniGrid-style integer observations hold small codes (object, colour, state < 16);
@@ -64,11 +64,11 @@ class Encoder(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        x = nn.Dense(self.hidden)(x)
+        x = Dense(self.hidden)(x)
         x = nn.relu(nn.LayerNorm()(x))
-        x = nn.Dense(self.hidden)(x)
+        x = Dense(self.hidden)(x)
         x = nn.relu(nn.LayerNorm()(x))
-        return nn.Dense(self.latent)(x)
+        return Dense(self.latent)(x)
 
 
 class Predictor(nn.Module):
@@ -79,8 +79,8 @@ class Predictor(nn.Module):
 
     @nn.compact
     def __call__(self, h: jax.Array) -> jax.Array:
-        h = nn.relu(nn.Dense(self.hidden)(h))
-        return nn.Dense(self.latent)(h)
+        h = nn.relu(Dense(self.hidden)(h))
+        return Dense(self.latent)(h)
 
 
 class OpenLoopWorldModel(nn.Module):
@@ -97,7 +97,7 @@ class OpenLoopWorldModel(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, actions: jax.Array) -> jax.Array:
         """``x`` [B, L], ``actions`` [B, K] int → predictions [B, K, L]."""
-        carry = jnp.tanh(nn.Dense(self.hidden, name="init")(x))
+        carry = jnp.tanh(Dense(self.hidden, name="init")(x))
         embed = nn.Embed(self.num_actions, self.hidden, name="action_embed")
         cell = nn.GRUCell(features=self.hidden, recurrent_kernel_init=orthogonal(), name="gru")
         head = Predictor(self.hidden, self.latent, name="head")

@@ -65,6 +65,7 @@ from agents.bonuses.byol_explore import (
     Predictor,
     normalized_l2,
 )
+from agents.networks import Dense
 
 
 class HindsightGenerator(nn.Module):
@@ -85,9 +86,9 @@ class HindsightGenerator(nn.Module):
     ) -> jax.Array:
         a = jax.nn.one_hot(action, self.num_actions)
         h = jnp.concatenate([outcome, x, a, eps], axis=-1)
-        h = nn.relu(nn.LayerNorm()(nn.Dense(self.hidden)(h)))
-        h = nn.relu(nn.Dense(self.hidden)(h))
-        return nn.Dense(self.z_dim)(h)
+        h = nn.relu(nn.LayerNorm()(Dense(self.hidden)(h)))
+        h = nn.relu(Dense(self.hidden)(h))
+        return Dense(self.z_dim)(h)
 
 
 class HindsightWorldModel(nn.Module):
@@ -100,7 +101,7 @@ class HindsightWorldModel(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, action: jax.Array, z: jax.Array) -> jax.Array:
         a = nn.Embed(self.num_actions, self.hidden, name="action_embed")(action)
-        h = nn.Dense(self.hidden)(x) + a + nn.Dense(self.hidden, name="z_in")(z)
+        h = Dense(self.hidden)(x) + a + Dense(self.hidden, name="z_in")(z)
         h = nn.relu(nn.LayerNorm()(h))
         return Predictor(self.hidden, self.latent, name="head")(h)
 
@@ -118,10 +119,10 @@ class HindsightCritic(nn.Module):
         # Standardise both sides over the candidate set: the critic must see *any*
         # dependence, however small z's scale or however close the latents of states are.
         x, z = _standardise(x), _standardise(z)
-        u = nn.relu(nn.Dense(self.hidden)(jnp.concatenate([x, a], axis=-1)))
-        u = nn.Dense(self.embed_dim)(u)
-        v = nn.relu(nn.Dense(self.hidden)(z))
-        v = nn.Dense(self.embed_dim)(v)
+        u = nn.relu(Dense(self.hidden)(jnp.concatenate([x, a], axis=-1)))
+        u = Dense(self.embed_dim)(u)
+        v = nn.relu(Dense(self.hidden)(z))
+        v = Dense(self.embed_dim)(v)
         u = u / (jnp.linalg.norm(u, axis=-1, keepdims=True) + 1e-6)
         v = v / (jnp.linalg.norm(v, axis=-1, keepdims=True) + 1e-6)
         return u, v

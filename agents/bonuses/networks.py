@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents.networks import orthogonal
+from agents.networks import Dense, orthogonal
 from envs.spaces import Box
 
 
@@ -30,7 +30,7 @@ class MLP(nn.Module):
         x = x.reshape(x.shape[0], -1).astype(jnp.float32)
         for i, width in enumerate(self.features):
             # Orthogonal init as in the RND/ICM reference code: keeps random targets well spread.
-            x = nn.Dense(width, kernel_init=orthogonal(np.sqrt(2)))(x)
+            x = Dense(width, kernel_init=orthogonal(np.sqrt(2)))(x)
             if i < len(self.features) - 1 or self.activate_final:
                 x = nn.relu(x)
         return x
@@ -55,7 +55,7 @@ class PatchConv(nn.Module):
             x, [(0, 0)] * (x.ndim - 3) + [(pad, k - 1 - pad), (pad, k - 1 - pad), (0, 0)]
         )
         patches = [padded[..., i : i + h, j : j + w, :] for i in range(k) for j in range(k)]
-        return nn.Dense(self.features)(jnp.concatenate(patches, axis=-1))
+        return Dense(self.features)(jnp.concatenate(patches, axis=-1))
 
 
 class MiniGridCNN(nn.Module):
@@ -72,8 +72,8 @@ class MiniGridCNN(nn.Module):
             # 'SAME' padding: a 7×7 view is too small to lose border cells.
             x = nn.relu(PatchConv(width, 3)(x))
         x = x.reshape(x.shape[0], -1)
-        x = nn.relu(nn.Dense(self.hidden, kernel_init=orthogonal(np.sqrt(2)))(x))
-        return nn.Dense(self.out_dim, kernel_init=orthogonal(np.sqrt(2)))(x)
+        x = nn.relu(Dense(self.hidden, kernel_init=orthogonal(np.sqrt(2)))(x))
+        return Dense(self.out_dim, kernel_init=orthogonal(np.sqrt(2)))(x)
 
 
 def make_encoder(kind: str, hidden: int, out_dim: int, depth: int = 2) -> nn.Module:

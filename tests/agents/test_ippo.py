@@ -155,7 +155,10 @@ def coins_run(tmp_path_factory):
             "env=Coins",
             *COINS_ARGS,
             "agent=ippo",
-            "total_steps=81920",  # agent-steps: 40 updates of 16 envs × 64 steps × 2 agents
+            # agent-steps: 60 updates of 16 envs × 64 steps × 2 agents. At 40 updates one
+            # agent sat at 1.2–1.5× random depending on float rounding (XLA's -O0 vs -O2);
+            # at 60 both reach ~2× in either.
+            "total_steps=122880",
             "log_every=10",
             "ippo.num_envs=16",
             "ippo.num_steps=64",

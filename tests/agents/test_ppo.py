@@ -51,6 +51,39 @@ def test_rollout_bootstrap_uses_final_observation():
     assert np.all(np.isfinite(np.asarray(captured["next_values"])))
 
 
+def test_bootstrap_values_gathered_at_truncations_equal_a_full_critic_pass():
+    """_next_values evaluates only truncated steps' final observations (in passes of
+    num_envs); wherever GAE uses the value (every step not terminated) it must equal the
+    value of a full critic pass over every reached observation."""
+    import agents.bonuses
+
+    # Episodes of 3 steps: 4 truncations per 6-step rollout of 2 envs, so two gather passes.
+    env, params = envs.make("Empty-5x5", max_steps=3)
+    cfg = PPOConfig(
+        num_envs=2, num_steps=6, total_steps=12, hidden=8, num_minibatches=1, update_epochs=1
+    )
+    ppo = PPO(env, params, agents.bonuses.make("count"), cfg)
+    captured = {}
+    gathered = ppo._next_values
+
+    def both(params, hidden0, traj, last_v_ext, last_v_int):
+        out = gathered(params, hidden0, traj, last_v_ext, last_v_int)
+        _, _, full_ext, full_int = ppo._evaluate(params, hidden0, traj, traj.next_obs)
+        captured.update(traj=traj, out=out, full=(full_ext, full_int))
+        return out
+
+    ppo._next_values = both
+    ppo.update(ppo.init(jax.random.PRNGKey(3)))
+    traj = captured["traj"]
+    truncated = np.asarray(traj.done & ~traj.terminated)
+    assert truncated.sum() > cfg.num_envs  # more than one pass of the gather
+    used = ~np.asarray(traj.terminated)
+    for got, want in zip(captured["out"], captured["full"], strict=True):
+        np.testing.assert_allclose(
+            np.asarray(got)[used], np.asarray(want)[used], rtol=1e-5, atol=1e-6
+        )
+
+
 @pytest.fixture(scope="module")
 def empty_run():
     # Empty-8x8: a random walk rarely reaches the goal in time (success ≈ 0.03 at first);
