@@ -384,8 +384,8 @@ class PPO:
         same parameters saw the same observation); after a termination it is never used
         (GAE multiplies it by zero). Only a truncated step needs the value of an observation
         the rollout did not evaluate, ``info["final_observation"]``: those are gathered and
-        evaluated ``num_envs`` at a time, so a rollout with no truncation pays nothing (a
-        second critic pass over the whole rollout cost CartPole ~15 % of its update).
+        evaluated ``num_envs`` at a time, so a rollout with no truncation pays nothing (before,
+        a second critic pass ran over the whole rollout; its share alone was not measured).
 
         A GRU's value depends on the history, and an agent whose network reads the batch
         layout (IPPO folds agents into the env axis) cannot take gathered rows: both
