@@ -30,6 +30,7 @@ from flax.training.train_state import TrainState
 from agents.bonuses.base import Bonus, NoBonus, Transitions
 from agents.configs import PPOConfig
 from agents.networks import ActorCritic, ScannedGRU
+from envs.core import replace_where
 from envs.multiobjective.base import is_multiobjective
 from envs.social.base import SocialEnv
 
@@ -400,21 +401,17 @@ class PPO:
         flat_ext = next_v_ext.reshape(steps * n, *next_v_ext.shape[2:])
         flat_int = next_v_int.reshape(steps * n)
         final_obs = traj.next_obs.reshape(steps * n, *traj.next_obs.shape[2:])
-        pending = (traj.done & ~traj.terminated).reshape(-1)
+        truncated = (traj.done & ~traj.terminated).reshape(-1)
 
-        def evaluate_some(carry):
-            v_ext, v_int, pending = carry
-            # Up to n truncated steps; the fill index (one past the end) is dropped below.
-            (idx,) = jnp.nonzero(pending, size=n, fill_value=steps * n)
-            obs = jnp.take(final_obs, idx, axis=0, mode="clip")
-            _, _, e, i = self.network.apply(params, None, obs[None], jnp.zeros((1, n), bool))
-            v_ext = v_ext.at[idx].set(e[0], mode="drop")
-            v_int = v_int.at[idx].set(i[0], mode="drop")
-            return v_ext, v_int, pending.at[idx].set(False, mode="drop")
+        def values_of(index):
+            obs = final_obs[index]
+            _, _, v_ext, v_int = self.network.apply(
+                params, None, obs[None], jnp.zeros((1, n), bool)
+            )
+            return v_ext[0], v_int[0]
 
-        flat_ext, flat_int, _ = jax.lax.while_loop(
-            lambda carry: carry[2].any(), evaluate_some, (flat_ext, flat_int, pending)
-        )
+        # Up to n truncated steps per critic pass, the batch the network already takes.
+        flat_ext, flat_int = replace_where(truncated, n, values_of, (flat_ext, flat_int))
         return flat_ext.reshape(next_v_ext.shape), flat_int.reshape(next_v_int.shape)
 
     def _evaluate(self, params, hidden0, traj: Rollout, obs: jax.Array):

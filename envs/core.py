@@ -120,28 +120,12 @@ class Environment:
     def _reset_where(self, done, keys, obs, state, params):
         """Replace ``(obs, state)`` by ``reset_env(keys[i])`` wherever ``done[i]``."""
         batch = done.shape[0]
-        chunk = min(batch, max(16, batch // 16))  # resets computed per pass
 
-        def pending(carry):
-            return jnp.any(carry[2])
+        def reset_rows(index):
+            return jax.vmap(self.reset_env, (0, None))(keys[index], params)
 
-        def reset_next_chunk(carry):
-            obs, state, todo = carry
-            # The first `chunk` envs still to reset; index `batch` pads (dropped on scatter).
-            index = jnp.nonzero(todo, size=chunk, fill_value=batch)[0]
-            obs_re, state_re = jax.vmap(self.reset_env, (0, None))(
-                keys[jnp.minimum(index, batch - 1)], params
-            )
-
-            def put(full, new):
-                return full.at[index].set(new, mode="drop")
-
-            obs = jax.tree.map(put, obs, obs_re)
-            state = jax.tree.map(put, state, state_re)
-            return obs, state, todo.at[index].set(False, mode="drop")
-
-        obs, state, _ = jax.lax.while_loop(pending, reset_next_chunk, (obs, state, done))
-        return obs, state
+        # Resets computed per pass: few episodes end on one step, so a small chunk.
+        return replace_where(done, min(batch, max(16, batch // 16)), reset_rows, (obs, state))
 
     def reset_env(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, Any]:
         """Environment-specific reset (no auto-reset logic)."""
@@ -179,3 +163,27 @@ class Environment:
         a bonus pulls the agent towards a distractor.
         """
         return {}
+
+
+def replace_where(mask: jax.Array, chunk: int, compute: Any, values: Any) -> Any:
+    """``values`` with row ``i`` of every leaf replaced by ``compute``'s row wherever ``mask[i]``.
+
+    ``compute(index)`` receives ``chunk`` row indices (``int32 [chunk]``, all valid) and
+    returns a pytree shaped like ``values`` with leading axis ``chunk``. Under ``vmap`` a
+    branch becomes a select that computes every row, so this instead gathers the rows to
+    redo ``chunk`` at a time in a ``while_loop``: the cost follows how many rows are marked,
+    and nothing is computed when none is. Used by auto-reset (only ended episodes pay their
+    reset) and by PPO's bootstrap values (only truncated steps pay a critic pass).
+    """
+    size = mask.shape[0]
+
+    def redo_next_chunk(carry):
+        values, todo = carry
+        # The first `chunk` marked rows; the fill index `size` pads and is dropped on scatter.
+        index = jnp.nonzero(todo, size=chunk, fill_value=size)[0]
+        rows = compute(jnp.minimum(index, size - 1))
+        values = jax.tree.map(lambda full, new: full.at[index].set(new, mode="drop"), values, rows)
+        return values, todo.at[index].set(False, mode="drop")
+
+    values, _ = jax.lax.while_loop(lambda carry: jnp.any(carry[1]), redo_next_chunk, (values, mask))
+    return values
