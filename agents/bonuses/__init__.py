@@ -151,8 +151,9 @@ def agent_defaults(spec: str) -> dict[str, Any]:
     """The agent settings that the bonuses named in ``spec`` recommend (``Bonus.agent_defaults``).
 
     A composite (``product(rnd,svo)``) collects its parts'; a setting two parts recommend
-    differently is left to the agent's default. Unknown names give ``{}`` (``make`` reports
-    them with close matches).
+    differently is left to the agent's default. Unknown names, and a spec that does not
+    parse, give ``{}`` here: this only adds defaults, and the same spec then reaches ``make``
+    (config validation builds the bonus), which reports either as a one-line error.
     """
     _load_builtin()
     found: dict[str, Any] = {}
