@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis import bonus_visits, estimates, plots, power
+from analysis import bonus_visits, estimates, metrics, plots, power
 from analysis.load import MO_SCORES, Fronts, ScoreSet, Sweep, load, read_fronts
 from analysis.metrics import probability_of_improvement
 
@@ -461,8 +461,13 @@ def build_report(
         "Agarwal et al. 2021)."
     )
 
-    # Aggregate table.
-    agg = estimates.aggregate_estimates(scores, reps=opts.reps, seed=opts.seed, engine=opts.engine)
+    # Aggregate table. The optimality gap is the shortfall from a score of 1: meaningful for
+    # success rates and normalised scores, not for raw values (cells per episode, returns).
+    bounded = sweep.metric == "success_rate" or bool(sweep.score_refs)
+    names = [n for n in metrics.AGGREGATE_METRICS if bounded or n != "Optimality Gap"]
+    agg = estimates.aggregate_estimates(
+        scores, names, reps=opts.reps, seed=opts.seed, engine=opts.engine
+    )
     headers = ["Algorithm", "Runs/task", *agg.labels]
     rows = [
         [alg, str(scores[alg].shape[0])]
@@ -478,9 +483,12 @@ def build_report(
     png = plots.save(
         plots.aggregate_intervals(agg.labels, agg.points, agg.intervals), fig_dir, "aggregates"
     )
-    doc.figure(
-        "aggregates", png, "Aggregate metrics with 95% intervals (optimality gap: lower is better)"
+    gap_note = (
+        "optimality gap: lower is better"
+        if bounded
+        else f"no optimality gap: raw {sweep.metric} has no score of 1 to fall short of"
     )
+    doc.figure("aggregates", png, f"Aggregate metrics with 95% intervals ({gap_note})")
 
     # Probability of improvement.
     if len(scores) > 1:

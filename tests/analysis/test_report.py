@@ -119,3 +119,19 @@ def test_steps_to_threshold_table(tmp_path, capsys):
     assert "| ppo+rnd | A | 3/3 | 2 k | 1 k, 3 k, 2 k | 0.67 |" in (out / "report.md").read_text()
     rc = main(["report", str(path), "--out", str(out), "--reps", "50", "--speed-window", "0"])
     assert rc == 2 and "--speed-window" in capsys.readouterr().err
+
+
+def test_raw_metric_has_no_optimality_gap(tmp_path):
+    """The gap is the shortfall from a score of 1: a raw count (cells per episode) has none."""
+    root = tmp_path / "sweep"
+    root.mkdir()
+    (root / "sweep.yaml").write_text("score: coverage/cells_per_episode\n")
+    rng = np.random.default_rng(0)
+    for bonus in ("rnd", "icm"):
+        for seed in range(3):
+            curve = rng.uniform(3, 15, size=4)
+            write_run(root, "A", bonus, seed, curve, metric="coverage/cells_per_episode")
+    out = tmp_path / "report"
+    report = build_report(root, out, ReportOptions(**FAST))
+    assert report.headers == ["Algorithm", "Runs/task", "IQM", "Median", "Mean"]
+    assert "no optimality gap" in (out / "report.md").read_text()
