@@ -461,9 +461,12 @@ def build_report(
         "Agarwal et al. 2021)."
     )
 
-    # Aggregate table. The optimality gap is the shortfall from a score of 1: meaningful for
-    # success rates and normalised scores, not for raw values (cells per episode, returns).
+    # Scores on a 0-1 scale (success rates, normalised scores) have a meaningful 1: the
+    # optimality gap and a default steps-to-0.9 threshold apply to them, not to raw values
+    # (cells per episode, returns).
     bounded = sweep.metric == "success_rate" or bool(sweep.score_refs)
+
+    # Aggregate table.
     names = [n for n in metrics.AGGREGATE_METRICS if bounded or n != "Optimality Gap"]
     agg = estimates.aggregate_estimates(
         scores, names, reps=opts.reps, seed=opts.seed, engine=opts.engine
@@ -545,7 +548,7 @@ def build_report(
 
     # Steps to threshold: separates methods that all end solved.
     threshold = opts.speed_threshold
-    if threshold is None and (sweep.metric == "success_rate" or sweep.score_refs):
+    if threshold is None and bounded:
         threshold = 0.9
     if threshold is not None:
         reached = sweep.steps_to_threshold(threshold, opts.speed_window, tasks=tasks)

@@ -121,7 +121,7 @@ def test_steps_to_threshold_table(tmp_path, capsys):
     assert rc == 2 and "--speed-window" in capsys.readouterr().err
 
 
-def test_raw_metric_has_no_optimality_gap(tmp_path):
+def test_raw_metric_has_no_optimality_gap(tmp_path, capsys):
     """The gap is the shortfall from a score of 1: a raw count (cells per episode) has none."""
     root = tmp_path / "sweep"
     root.mkdir()
@@ -135,3 +135,7 @@ def test_raw_metric_has_no_optimality_gap(tmp_path):
     report = build_report(root, out, ReportOptions(**FAST))
     assert report.headers == ["Algorithm", "Runs/task", "IQM", "Median", "Mean"]
     assert "no optimality gap" in (out / "report.md").read_text()
+    # The user's path, `explore report`: its terminal table has no gap column either.
+    rc = main(["report", str(root), "--out", str(tmp_path / "cli"), "--reps", "200"])
+    printed = capsys.readouterr().out
+    assert rc == 0 and "IQM" in printed and "Optimality Gap" not in printed
