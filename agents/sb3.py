@@ -51,6 +51,7 @@ import numpy as np
 import torch
 from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
@@ -543,16 +544,21 @@ def build_sb3(cfg, venv: VecEnv | None = None, plain: bool = False) -> Any:
             raise ValueError(
                 f"num_minibatches={p.num_minibatches} must divide num_envs*num_steps={batch}"
             )
-        return (PPO if plain else SB3PPO)(
+        model = (PPO if plain else SB3PPO)(
             **common,
             batch_size=batch // p.num_minibatches,
             n_epochs=p.update_epochs,
             clip_range=p.clip_eps,
             clip_range_vf=p.clip_eps if p.clip_value else None,
         )
-    if cfg.agent == "sb3_a2c":
-        return (A2C if plain else SB3A2C)(**common)
-    raise ValueError(f"agent {cfg.agent!r} is not an SB3 agent (sb3_ppo, sb3_a2c)")
+    elif cfg.agent == "sb3_a2c":
+        model = (A2C if plain else SB3A2C)(**common)
+    else:
+        raise ValueError(f"agent {cfg.agent!r} is not an SB3 agent (sb3_ppo, sb3_a2c)")
+    # An in-memory logger (the run store keeps the metrics): without one, every learn()
+    # configures SB3's default logger, which creates an empty /tmp/SB3-<time> folder.
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    return model
 
 
 # --------------------------------------------------------------------------- checkpoints

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 
 import jax
 import numpy as np
@@ -57,9 +58,16 @@ def metrics(run: RunDir) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------ training
-def test_ppo_rnd_on_gymnasium_env(tmp_path):
-    run = sb3.train_sb3(tiny("env=gym:CartPole-v1", "bonus=rnd", "total_steps=2048"), tmp_path)
+def test_ppo_rnd_on_gymnasium_env(tmp_path, monkeypatch):
+    # SB3's default logger makes a /tmp/SB3-<time> folder per learn(); ours keeps it in memory.
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    run = sb3.train_sb3(
+        tiny("env=gym:CartPole-v1", "bonus=rnd", "total_steps=2048"), tmp_path / "runs"
+    )
     assert run.is_complete()
+    assert not list(scratch.glob("SB3-*"))
     frame = metrics(run)
     assert list(frame.columns) == ["step", "metric", "value"]
     names = set(frame.metric)
