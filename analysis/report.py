@@ -465,6 +465,8 @@ def build_report(
     # optimality gap and a default steps-to-0.9 threshold apply to them, not to raw values
     # (cells per episode, returns).
     bounded = sweep.metric == "success_rate" or bool(sweep.score_refs)
+    # Axis label of the score figures: what the numbers are, not always "normalised".
+    score_label = "Normalised score" if sweep.score_refs else sweep.metric
 
     # Aggregate table.
     names = [n for n in metrics.AGGREGATE_METRICS if bounded or n != "Optimality Gap"]
@@ -484,7 +486,9 @@ def build_report(
     doc.table(headers, rows)
     files: list[Path] = []
     png = plots.save(
-        plots.aggregate_intervals(agg.labels, agg.points, agg.intervals), fig_dir, "aggregates"
+        plots.aggregate_intervals(agg.labels, agg.points, agg.intervals, xlabel=score_label),
+        fig_dir,
+        "aggregates",
     )
     gap_note = (
         "optimality gap: lower is better"
@@ -523,7 +527,11 @@ def build_report(
     doc.h("Figures")
     doc.figure(
         "profiles",
-        plots.save(plots.performance_profiles(taus, profiles, profile_ci), fig_dir, "profiles"),
+        plots.save(
+            plots.performance_profiles(taus, profiles, profile_ci, xlabel=f"{score_label} τ"),
+            fig_dir,
+            "profiles",
+        ),
         f"Performance profiles with 95% intervals ({opts.profile_reps} replicates)",
     )
 
@@ -536,7 +544,13 @@ def build_report(
         doc.figure(
             "sample_efficiency",
             plots.save(
-                plots.sample_efficiency(curves.steps, c_points, c_ci, xlabel=curves.step_label),
+                plots.sample_efficiency(
+                    curves.steps,
+                    c_points,
+                    c_ci,
+                    xlabel=curves.step_label,
+                    ylabel=f"IQM {score_label}",
+                ),
                 fig_dir,
                 "sample_efficiency",
             ),

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import make_sweep, write_run
 
+from analysis import plots
 from analysis.report import ReportOptions, build_report, format_interval, latex_table
 from explore.cli import main
 
@@ -121,8 +122,17 @@ def test_steps_to_threshold_table(tmp_path, capsys):
     assert rc == 2 and "--speed-window" in capsys.readouterr().err
 
 
-def test_raw_metric_has_no_optimality_gap(tmp_path, capsys):
-    """The gap is the shortfall from a score of 1: a raw count (cells per episode) has none."""
+def test_raw_metric_has_no_optimality_gap(tmp_path, capsys, monkeypatch):
+    """The gap is the shortfall from a score of 1: a raw count (cells per episode) has none;
+    the figures' axes name the metric instead of calling it a normalised score."""
+    labels: list[str] = []
+    for name, field in (("aggregate_intervals", "xlabel"), ("sample_efficiency", "ylabel")):
+        draw = getattr(plots, name)
+        monkeypatch.setattr(
+            plots,
+            name,
+            lambda *a, _draw=draw, _field=field, **k: labels.append(k[_field]) or _draw(*a, **k),
+        )
     root = tmp_path / "sweep"
     root.mkdir()
     (root / "sweep.yaml").write_text("score: coverage/cells_per_episode\n")
@@ -135,6 +145,7 @@ def test_raw_metric_has_no_optimality_gap(tmp_path, capsys):
     report = build_report(root, out, ReportOptions(**FAST))
     assert report.headers == ["Algorithm", "Runs/task", "IQM", "Median", "Mean"]
     assert "no optimality gap" in (out / "report.md").read_text()
+    assert labels == ["coverage/cells_per_episode", "IQM coverage/cells_per_episode"]
     # The user's path, `explore report`: its terminal table has no gap column either.
     rc = main(["report", str(root), "--out", str(tmp_path / "cli"), "--reps", "200"])
     printed = capsys.readouterr().out
