@@ -542,6 +542,11 @@ def _declared_grid(spec: Mapping[str, Any]) -> set[str] | None:
     grid = spec.get("grid")
     source = grid if isinstance(grid, Mapping) else spec
     fields = {k for k, v in source.items() if isinstance(v, list) or source is grid}
+    if source is grid:  # a bundle axis (a list of mappings) varies the fields it lists
+        for key, values in grid.items():
+            if isinstance(values, list) and values and all(isinstance(v, Mapping) for v in values):
+                fields.discard(key)
+                fields |= {str(k) for v in values for k in v}
     fields -= BOOKKEEPING_FIELDS | {"score", "score_refs", "agent", "bonus"}
     # Sweep keys use the `explore train` spelling: env.X / bonus.X are config.yaml's
     # env_kwargs.X / bonus_kwargs.X, and a bare PPO field (lr) is ppo.lr.

@@ -15,6 +15,9 @@ EXAMPLES = """spec (experiments/*.yaml):
   seeds: 0-9
   score: success_rate                          # what `explore report` scores
 
+  A grid axis of mappings is a bundle: their fields vary together (each method at its own
+  settings), e.g.  method: [{bonus: rnd, ppo.int_coef: 1.0}, {bonus: noveld}]
+
 examples:
   explore sweep experiments/noisy_tv.yaml --dry-run
   explore sweep experiments/noisy_tv.yaml                       # runs/noisy_tv/, inline

@@ -35,6 +35,7 @@ from explore.sweep.spec import (
     load_spec,
     make_env,
     parse_spec,
+    show_value,
 )
 
 __all__ = [
@@ -163,7 +164,10 @@ def plan_table(spec: SweepSpec, points: list[GridPoint], sweep_dir: str | Path) 
         for seed in point.seeds:
             state, _ = _run_state(RunDir.for_config(sweep_dir, point.for_seed(seed)))
             counts[state] = counts.get(state, 0) + 1
-        values = [str(point.values.get(k, getattr(point.config, k, ""))) for k in keys]
+        values = [
+            show_value(point.values[k]) if k in point.values else str(getattr(point.config, k, ""))
+            for k in keys
+        ]
         seeds = _seed_text(point.seeds)
         state = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         table.add_row(

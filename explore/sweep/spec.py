@@ -15,6 +15,18 @@ and the seeds every config runs with::
 Keys of ``base`` and ``grid`` are the ``key=value`` fields of ``explore train`` (dotted
 ``env.*``, ``bonus.*``, ``ppo.*``, bare PPO fields); they go through the same parser and
 validator (:mod:`explore.config`), so a sweep reports the same errors as ``explore train``.
+
+A grid axis whose values are mappings is a *bundle*: the fields of one mapping vary
+together, so each method can run at its own settings (e.g. its tuned ``int_coef``) while the
+other axes still cross with it. The axis name is only a label::
+
+    grid:
+      env: [DoorKey-8x8, MultiRoom-N4-S5]
+      method:
+        - {bonus: "rdd(sigma=3.0)", ppo.int_coef: 1.0}
+        - {bonus: noveld}            # the other fields from base / the defaults
+
+No field may be set by two axes.
 """
 
 from __future__ import annotations
@@ -79,7 +91,7 @@ class GridPoint:
     def label(self) -> str:
         """``env=DoorKey-5x5 bonus=rnd`` (the grid values) or the config's env/bonus."""
         if self.values:
-            return " ".join(f"{k}={_show(v)}" for k, v in self.values.items())
+            return " ".join(f"{k}={_show(v)}" for k, v in _fields_of(self.values).items())
         return f"env={self.config.env} bonus={self.config.bonus}"
 
     @property
@@ -94,6 +106,21 @@ class GridPoint:
 
 def _show(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def _fields_of(values: dict[str, Any]) -> dict[str, Any]:
+    """Grid values as config fields: a bundle axis (a mapping value) gives its own fields."""
+    fields: dict[str, Any] = {}
+    for key, value in values.items():
+        fields.update(value if isinstance(value, dict) else {key: value})
+    return fields
+
+
+def show_value(value: Any) -> str:
+    """One grid value as text: ``rnd``, ``0.5``, or a bundle's ``bonus=rdd ppo.int_coef=1.0``."""
+    if isinstance(value, dict):
+        return " ".join(f"{k}={_show(v)}" for k, v in value.items())
+    return _show(value)
 
 
 def _close(name: str, candidates: list[str] | tuple[str, ...]) -> str:
@@ -154,6 +181,21 @@ def parse_spec(
             raise ValueError(
                 f"{where}grid.{key}: empty list (a grid axis needs at least one value)"
             )
+        bundles = [isinstance(v, dict) for v in values]
+        if any(bundles) and not all(bundles):
+            raise ValueError(
+                f"{where}grid.{key}: mix of mappings and single values; a bundle axis lists "
+                "mappings of fields that vary together ({bonus: rnd, ppo.int_coef: 0.5})"
+            )
+        for i, value in enumerate(values if all(bundles) else []):
+            if not value or not all(isinstance(k, str) for k in value):
+                raise ValueError(
+                    f"{where}grid.{key}[{i}]: a bundle is a non-empty mapping of config fields"
+                )
+            if {"seed", "seeds"} & set(value):
+                raise ValueError(
+                    f"{where}grid.{key}[{i}]: give seeds at the top level (seeds: 0-4)"
+                )
         grid[str(key)] = values
     try:
         seeds = parse_seeds(data.get("seeds", 0))
@@ -177,6 +219,35 @@ def parse_spec(
     if text is None:
         text = yaml.safe_dump(data, sort_keys=False)
     return SweepSpec(name, dict(base), grid, seeds, score, refs, launcher, text, path)
+
+
+def _leaves(data: dict[str, Any], prefix: str = "") -> set[str]:
+    out: set[str] = set()
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            out |= _leaves(value, f"{prefix}{key}.")
+        else:
+            out.add(prefix + key)
+    return out
+
+
+def _check_axes_disjoint(spec: SweepSpec, base: dict[str, Any]) -> None:
+    """No config field may be set by two grid axes (a bundle's fields included), however it
+    is spelt (``int_coef`` and ``ppo.int_coef`` are one field)."""
+    start = {"agent": base["agent"]} if "agent" in base else {}
+    owner: dict[str, str] = {}
+    for key, values in spec.grid.items():
+        paths: set[str] = set()
+        for value in values:
+            overrides = [_override(k, v) for k, v in _fields_of({key: value}).items()]
+            paths |= _leaves(apply_overrides(start, overrides)) - _leaves(start)
+        for path in sorted(paths):
+            if path in owner:
+                raise ValueError(
+                    f"{_where(spec)}grid: field {path!r} is set by two axes ({owner[path]}, "
+                    f"{key}); list it in one of them"
+                )
+            owner[path] = key
 
 
 def _rejoin(values: list[Any]) -> list[Any]:
@@ -221,19 +292,22 @@ def expand(spec: SweepSpec) -> list[GridPoint]:
     # One axis at a time on top of base: a bad value is reported once, at its place.
     for key, values in spec.grid.items():
         for i, value in enumerate(values):
+            fields = _fields_of({key: value})
             try:
-                build_config(apply_overrides(base, [_override(key, value)]))
+                build_config(apply_overrides(base, [_override(k, v) for k, v in fields.items()]))
             except ValueError as err:
-                raise ValueError(f"{where}grid.{key}[{i}] = {_show(value)}: {err}") from None
+                raise ValueError(f"{where}grid.{key}[{i}] = {show_value(value)}: {err}") from None
+    _check_axes_disjoint(spec, base)
     points: list[GridPoint] = []
     seen: dict[str, GridPoint] = {}
     keys = list(spec.grid)
     for index, combo in enumerate(itertools.product(*spec.grid.values())):
         values = dict(zip(keys, combo, strict=True))
+        fields = _fields_of(values)
         try:
-            cfg = build_config(apply_overrides(base, [_override(k, v) for k, v in values.items()]))
+            cfg = build_config(apply_overrides(base, [_override(k, v) for k, v in fields.items()]))
         except ValueError as err:
-            label = " ".join(f"{k}={_show(v)}" for k, v in values.items())
+            label = " ".join(f"{k}={_show(v)}" for k, v in fields.items())
             raise ValueError(f"{where}grid point {label}: {err}") from None
         point = GridPoint(index, values, cfg.model_copy(update={"seed": 0}), list(spec.seeds))
         digest = cfg.config_hash()

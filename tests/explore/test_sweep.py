@@ -129,6 +129,17 @@ def test_issue_example_parses_and_names_the_bad_env(tmp_path):
         ("grid: {bonus: []}", r"grid\.bonus: empty list"),
         ("name: 'a b'", r"name 'a b'"),
         ("launcher: slurm", r"launcher 'slurm'"),
+        ("grid: {m: [{bonus: rnd}, count]}", r"grid\.m: mix of mappings and single values"),
+        ("grid: {m: [{}]}", r"grid\.m\[0\]: a bundle is a non-empty mapping"),
+        ("grid: {m: [{bonus: rnd, seed: 1}]}", r"grid\.m\[0\]: give seeds at the top level"),
+        (
+            "grid: {m: [{bonus: rnd, ppo.lrr: 0.1}]}",
+            r"grid\.m\[0\] = bonus=rnd ppo\.lrr=0\.1: unknown field 'ppo\.lrr'",
+        ),
+        (
+            "grid: {int_coef: [0.5], m: [{bonus: rnd, ppo.int_coef: 1.0}]}",
+            r"field 'ppo\.int_coef' is set by two axes \(int_coef, m\)",
+        ),
     ],
 )
 def test_spec_errors_name_the_place(tmp_path, text, message):
@@ -200,6 +211,50 @@ def test_grid_expansion():
     assert points[4].label == "env.contexts=2 bonus=rnd ppo.hidden=8"
     names = {RunDir.for_config("x", p.for_seed(s)).path.name for p in points for s in p.seeds}
     assert len(names) == 12  # one run directory per (config, seed)
+
+
+def test_bundle_axis_varies_its_fields_together(tmp_path, capsys):
+    """A grid axis of mappings: each method at its own settings, crossed with the other axes."""
+    text = textwrap.dedent(
+        """
+        name: bundles
+        base: {env: Empty-5x5, total_steps: 2e4, ppo.int_coef: 0.5}
+        grid:
+          env.contexts: [0, 1]
+          method:
+            - {bonus: "rdd(sigma=3.0)", ppo.int_coef: 1.0}
+            - {bonus: "product(rnd,e3b)"}
+            - bonus: count
+              ppo.int_coef: 0.25
+        seeds: 0-1
+        """
+    )
+    path = tmp_path / "bundles.yaml"
+    path.write_text(text)
+    points = expand(load_spec(path))
+    got = [(p.config.env_kwargs["contexts"], p.config.bonus, p.config.ppo.int_coef) for p in points]
+    assert got == [
+        (0, "rdd(sigma=3.0)", 1.0),
+        (0, "product(rnd,e3b)", 0.5),  # base's int_coef where the bundle does not set it
+        (0, "count", 0.25),
+        (1, "rdd(sigma=3.0)", 1.0),
+        (1, "product(rnd,e3b)", 0.5),
+        (1, "count", 0.25),
+    ]
+    assert points[0].label == "env.contexts=0 bonus=rdd(sigma=3.0) ppo.int_coef=1.0"
+    # The same config written without a bundle has the same hash (same run directories).
+    plain = parse_spec(
+        {
+            "name": "plain",
+            "base": {"env": "Empty-5x5", "total_steps": 2e4, "ppo.int_coef": 1.0},
+            "grid": {"env.contexts": [0], "bonus": ["rdd(sigma=3.0)"]},
+        }
+    )
+    assert expand(plain)[0].config.config_hash() == points[0].config.config_hash()
+    # The user's path: `explore sweep --dry-run` lists each bundle as its fields.
+    assert main(["sweep", str(path), "--dry-run", "--out", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "6 configs × 2 seeds" in out and "ppo.int_coef=0.25" in out
 
 
 def test_every_experiment_spec_parses():
@@ -525,3 +580,40 @@ def test_report_labels_algorithms_by_dotted_grid_keys(tmp_path):
             run.set_status("completed", steps=1280)
     sweep = analysis.load(tmp_path)
     assert sweep.algorithms == ["ppo+rnd env_kwargs.contexts=0", "ppo+rnd env_kwargs.contexts=1"]
+
+
+def test_report_labels_bundles_by_the_fields_they_vary(tmp_path):
+    """A bundle axis varies its own fields: one bonus at two int_coefs is two algorithms,
+    each label naming the field that varies."""
+    import analysis
+
+    spec = parse_spec(
+        {
+            "name": "bund",
+            "base": TINY_BASE,
+            "grid": {
+                "method": [
+                    {"bonus": "rnd", "ppo.int_coef": 0.5},
+                    {"bonus": "rnd", "ppo.int_coef": 1.0},
+                    {"bonus": "count", "ppo.int_coef": 1.0},
+                ]
+            },
+            "seeds": "0-1",
+        }
+    )
+    (tmp_path / "sweep.yaml").write_text(spec.text)
+    for point in expand(spec):
+        for seed in point.seeds:
+            run = RunDir.for_config(tmp_path, point.for_seed(seed))
+            run.path.mkdir()
+            (run.path / "config.yaml").write_text(
+                yaml.safe_dump(point.for_seed(seed).model_dump(mode="json"))
+            )
+            run.write_metrics([{"step": 1280, "metric": "success_rate", "value": 0.5}])
+            run.set_status("completed", steps=1280)
+    sweep = analysis.load(tmp_path)
+    assert sweep.algorithms == [
+        "ppo+count ppo.int_coef=1.0",
+        "ppo+rnd ppo.int_coef=0.5",
+        "ppo+rnd ppo.int_coef=1.0",
+    ]
