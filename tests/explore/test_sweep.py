@@ -556,6 +556,21 @@ def test_progress_view_counts_runs_and_steps(tmp_path):
     assert "runs 2/4" in text and "steps/s" in text and "ETA" in text
 
 
+def write_completed_runs(spec, root: Path) -> Path:
+    """A sweep folder of completed one-log runs of ``spec`` (what `explore report` reads)."""
+    (root / "sweep.yaml").write_text(spec.text)
+    for point in expand(spec):
+        for seed in point.seeds:
+            run = RunDir.for_config(root, point.for_seed(seed))
+            run.path.mkdir()
+            (run.path / "config.yaml").write_text(
+                yaml.safe_dump(point.for_seed(seed).model_dump(mode="json"))
+            )
+            run.write_metrics([{"step": 1280, "metric": "success_rate", "value": 0.5}])
+            run.set_status("completed", steps=1280)
+    return root
+
+
 def test_report_labels_algorithms_by_dotted_grid_keys(tmp_path):
     """A grid over env.contexts (config.yaml: env_kwargs.contexts) splits the algorithms."""
     import analysis
@@ -568,17 +583,7 @@ def test_report_labels_algorithms_by_dotted_grid_keys(tmp_path):
             "seeds": "0-1",
         }
     )
-    (tmp_path / "sweep.yaml").write_text(spec.text)
-    for point in expand(spec):
-        for seed in point.seeds:
-            run = RunDir.for_config(tmp_path, point.for_seed(seed))
-            run.path.mkdir()
-            (run.path / "config.yaml").write_text(
-                yaml.safe_dump(point.for_seed(seed).model_dump(mode="json"))
-            )
-            run.write_metrics([{"step": 1280, "metric": "success_rate", "value": 0.5}])
-            run.set_status("completed", steps=1280)
-    sweep = analysis.load(tmp_path)
+    sweep = analysis.load(write_completed_runs(spec, tmp_path))
     assert sweep.algorithms == ["ppo+rnd env_kwargs.contexts=0", "ppo+rnd env_kwargs.contexts=1"]
 
 
@@ -601,17 +606,7 @@ def test_report_labels_bundles_by_the_fields_they_vary(tmp_path):
             "seeds": "0-1",
         }
     )
-    (tmp_path / "sweep.yaml").write_text(spec.text)
-    for point in expand(spec):
-        for seed in point.seeds:
-            run = RunDir.for_config(tmp_path, point.for_seed(seed))
-            run.path.mkdir()
-            (run.path / "config.yaml").write_text(
-                yaml.safe_dump(point.for_seed(seed).model_dump(mode="json"))
-            )
-            run.write_metrics([{"step": 1280, "metric": "success_rate", "value": 0.5}])
-            run.set_status("completed", steps=1280)
-    sweep = analysis.load(tmp_path)
+    sweep = analysis.load(write_completed_runs(spec, tmp_path))
     assert sweep.algorithms == [
         "ppo+count ppo.int_coef=1.0",
         "ppo+rnd ppo.int_coef=0.5",
