@@ -524,12 +524,13 @@ def _ref_bounds(task: str, refs: Mapping[str, Any]) -> tuple[float, float]:
     return low, high
 
 
-def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested config → ``{"ppo.int_coef": "0.5", ...}`` (leaf values as JSON text)."""
     flat: dict[str, str] = {}
     for key, value in config.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping) and value:
-            flat.update(_flatten(value, name + "."))
+            flat.update(flatten_config(value, name + "."))
         else:
             flat[name] = json.dumps(value, sort_keys=True, default=str)
     return flat
@@ -562,7 +563,7 @@ def _declared_grid(spec: Mapping[str, Any]) -> set[str] | None:
 
 def _assign_algorithms(runs: list[Run], spec: Mapping[str, Any]) -> list[str]:
     """Label runs ``agent+bonus`` plus every field varied beyond env and seed."""
-    flats = {r.name: _flatten(r.config) for r in runs}
+    flats = {r.name: flatten_config(r.config) for r in runs}
     declared = _declared_grid(spec)
     groups: dict[tuple[str, str, str], list[Run]] = defaultdict(list)
     for r in runs:

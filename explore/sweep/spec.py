@@ -91,7 +91,7 @@ class GridPoint:
     def label(self) -> str:
         """``env=DoorKey-5x5 bonus=rnd`` (the grid values) or the config's env/bonus."""
         if self.values:
-            return " ".join(f"{k}={_show(v)}" for k, v in _fields_of(self.values).items())
+            return show_value(_fields_of(self.values))
         return f"env={self.config.env} bonus={self.config.bonus}"
 
     @property
@@ -221,26 +221,18 @@ def parse_spec(
     return SweepSpec(name, dict(base), grid, seeds, score, refs, launcher, text, path)
 
 
-def _leaves(data: dict[str, Any], prefix: str = "") -> set[str]:
-    out: set[str] = set()
-    for key, value in data.items():
-        if isinstance(value, dict) and value:
-            out |= _leaves(value, f"{prefix}{key}.")
-        else:
-            out.add(prefix + key)
-    return out
-
-
 def _check_axes_disjoint(spec: SweepSpec, base: dict[str, Any]) -> None:
     """No config field may be set by two grid axes (a bundle's fields included), however it
     is spelt (``int_coef`` and ``ppo.int_coef`` are one field)."""
+    from analysis.load import flatten_config
+
     start = {"agent": base["agent"]} if "agent" in base else {}
     owner: dict[str, str] = {}
     for key, values in spec.grid.items():
         paths: set[str] = set()
         for value in values:
             overrides = [_override(k, v) for k, v in _fields_of({key: value}).items()]
-            paths |= _leaves(apply_overrides(start, overrides)) - _leaves(start)
+            paths |= set(flatten_config(apply_overrides(start, overrides))) - set(start)
         for path in sorted(paths):
             if path in owner:
                 raise ValueError(
@@ -307,8 +299,7 @@ def expand(spec: SweepSpec) -> list[GridPoint]:
         try:
             cfg = build_config(apply_overrides(base, [_override(k, v) for k, v in fields.items()]))
         except ValueError as err:
-            label = " ".join(f"{k}={_show(v)}" for k, v in fields.items())
-            raise ValueError(f"{where}grid point {label}: {err}") from None
+            raise ValueError(f"{where}grid point {show_value(fields)}: {err}") from None
         point = GridPoint(index, values, cfg.model_copy(update={"seed": 0}), list(spec.seeds))
         digest = cfg.config_hash()
         if digest in seen:
