@@ -257,6 +257,32 @@ def test_bundle_axis_varies_its_fields_together(tmp_path, capsys):
     assert "6 configs × 2 seeds" in out and "ppo.int_coef=0.25" in out
 
 
+def test_bundle_sweep_runs_through_the_cli(tmp_path, capsys):
+    """`explore sweep` on a bundle spec trains its runs (the tiny none/count programs, each at
+    its own int_coef), and `explore report` reads them as one algorithm per bonus."""
+    spec = write_spec(
+        tmp_path / "bundled.yaml",
+        name="bundled",
+        grid={
+            "method": [{"bonus": "none", "ppo.int_coef": 0.5}, {"bonus": "count", "int_coef": 1.0}]
+        },
+    )
+    sweep_dir = tmp_path / "runs" / "bundled"
+    assert main(["sweep", str(spec), "--dir", str(sweep_dir), "--no-progress"]) == 0
+    done = statuses(sweep_dir)
+    assert len(done) == EXPECTED_RUNS and set(done.values()) == {"completed"}
+    coefs = {
+        yaml.safe_load((sweep_dir / name / "config.yaml").read_text())["ppo"]["int_coef"]
+        for name in done
+    }
+    assert coefs == {0.5, 1.0}
+    assert main(["report", str(sweep_dir), "--out", str(tmp_path / "rep"), "--reps", "200"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    written = (tmp_path / "rep" / "report.md").read_text()
+    # int_coef differs only between bonuses, so each bonus is one algorithm with a bare label.
+    assert "| ppo+count | 2 |" in written and "| ppo+none | 2 |" in written
+
+
 def test_every_experiment_spec_parses():
     specs = sorted((ROOT / "experiments").glob("*.yaml"))
     assert {p.name for p in specs} >= {
