@@ -268,14 +268,20 @@ class Sweep:
         step: int | None = None,
         tasks: str | Sequence[str] | None = None,
         algorithms: Sequence[str] | None = None,
+        over_training: bool = False,
     ) -> ScoreSet:
         """Runs × tasks score matrices at the final step (``step=None``) or at ``step``.
 
+        ``over_training=True`` scores each run by its mean logged score over the whole run
+        (:func:`analysis.metrics.mean_over_training`, the area under its learning curve per
+        log) instead of one step; it needs ``step=None``.
         ``tasks="common"`` keeps the tasks every algorithm has runs on (the rest are listed
         in ``dropped_tasks``); otherwise differing tasks raise ``ValueError``. Runs of one
         task must end at the same step (else ``ValueError`` naming them). Runs whose score
         is NaN or infinite are excluded and listed in ``excluded``.
         """
+        if over_training and step is not None:
+            raise ValueError("step and over_training exclude each other (--step, --over-training)")
         by_alg = self._group(algorithms)
         chosen, dropped_tasks = self._select_tasks(by_alg, tasks)
         self._check_refs(chosen)
@@ -291,9 +297,14 @@ class Sweep:
             if short:
                 raise ValueError(f"mismatched steps: runs never reached step {step}: {short}")
         excluded: dict[str, str] = {}
-        matrices, names, dropped = self._rectangular(
-            by_alg, chosen, lambda r: self._normalise(r.task, r.value_at(step)), excluded
-        )
+
+        def score(run: Run) -> float:
+            if over_training:
+                normalised = np.array([self._normalise(run.task, v) for v in run.values])
+                return metrics.mean_over_training(normalised)
+            return self._normalise(run.task, run.value_at(step))
+
+        matrices, names, dropped = self._rectangular(by_alg, chosen, score, excluded)
         return ScoreSet(matrices, chosen, names, excluded, dropped, dropped_tasks)
 
     def curves(

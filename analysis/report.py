@@ -35,6 +35,9 @@ class ReportOptions:
     """Everything ``explore report`` can change."""
 
     step: int | None = None
+    # Score each run by its mean logged score over training (area under the curve) rather
+    # than at one step: separates methods whose final scores saturate or all stay near 0.
+    over_training: bool = False
     score: str | None = None
     reps: int = 50_000
     profile_reps: int = 2_000
@@ -75,6 +78,13 @@ class ReportError(ValueError):
     def __init__(self, message: str, notes: list[str]) -> None:
         super().__init__(message)
         self.notes = notes
+
+
+def _score_point(opts: ReportOptions) -> str:
+    """Where on each run's learning curve the headline score is read, in words."""
+    if opts.over_training:
+        return "each run's mean over training (area under its learning curve per log)"
+    return f"step {opts.step}" if opts.step is not None else "the final logged step"
 
 
 def format_interval(point: float, lo: float, hi: float) -> str:
@@ -442,7 +452,7 @@ def build_report(
             warnings.simplefilter("always")
             sweep = load(path, score=opts.score)
             tasks = "common" if opts.common_tasks else None
-            final = sweep.scores(step=opts.step, tasks=tasks)
+            final = sweep.scores(step=opts.step, tasks=tasks, over_training=opts.over_training)
             estimates.check_scores(final.matrices)
     except ValueError as err:
         # The skip notes (unreadable or unfinished runs) often say why too few runs are left.
@@ -453,7 +463,7 @@ def build_report(
     title = f"Results: {sweep.path.name}"
     doc.h(title, 1)
     refs = "normalised with per-task references" if sweep.score_refs else "raw values"
-    at = f"step {opts.step}" if opts.step is not None else "the final logged step"
+    at = _score_point(opts)
     doc.p(
         f"Sweep {sweep.path}; score: {sweep.score} (metric {sweep.metric}, {refs}) at {at}; "
         f"{len(final.tasks)} tasks, {len(scores)} algorithms. Intervals are 95% stratified-"

@@ -21,6 +21,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--step", type=int, default=None, help="score at this step (default: final)"
     )
+    parser.add_argument(
+        "--over-training",
+        action="store_true",
+        help="score each run by its mean over training (area under the curve) instead of "
+        "its final value; every table and interval then uses that score",
+    )
     parser.add_argument("--score", default=None, help="success_rate, return, or a metric name")
     parser.add_argument("--reps", type=int, default=50_000, help="bootstrap replicates")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap random seed")
@@ -67,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = ReportOptions(
         step=args.step,
+        over_training=args.over_training,
         score=args.score,
         reps=args.reps,
         seed=args.seed,

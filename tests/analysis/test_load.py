@@ -39,6 +39,20 @@ def test_score_at_step_and_final(tmp_path):
     assert curves.matrices["ppo+rnd"].shape == (2, 1, 3)
 
 
+def test_score_over_training_is_the_mean_logged_score(tmp_path):
+    root = tmp_path / "s"
+    # A NaN log (no episode finished) carries the last value forward; the finals tie at 1.0
+    # but the run that learned earlier scores higher over training.
+    write_run(root, "A", "rnd", 0, [0.0, np.nan, 1.0, 1.0], steps=[10, 20, 30, 40])
+    write_run(root, "A", "rnd", 1, [1.0, 1.0, 1.0, 1.0], steps=[10, 20, 30, 40])
+    sweep = analysis.load(root)
+    assert sweep.scores().matrices["ppo+rnd"][:, 0].tolist() == [1.0, 1.0]
+    over = sweep.scores(over_training=True).matrices["ppo+rnd"][:, 0]
+    assert over.tolist() == [0.5, 1.0]
+    with pytest.raises(ValueError, match="--over-training"):
+        sweep.scores(step=20, over_training=True)
+
+
 def test_partial_sweep_skips_running_and_failed_with_warning(tmp_path):
     root = make_sweep(tmp_path / "s", seeds=3)
     write_run(root, "A", "rnd", 7, [0.2], status="running")

@@ -150,3 +150,24 @@ def test_raw_metric_has_no_optimality_gap(tmp_path, capsys, monkeypatch):
     rc = main(["report", str(root), "--out", str(tmp_path / "cli"), "--reps", "200"])
     printed = capsys.readouterr().out
     assert rc == 0 and "IQM" in printed and "Optimality Gap" not in printed
+
+
+def test_over_training_scores_every_table(tmp_path, capsys):
+    path = tmp_path / "sweep"
+    steps = [1000, 2000, 3000, 4000]
+    # Both solve the task by the end; rnd learns at once, e3b only at the last log.
+    for seed in range(3):
+        write_run(path, "A", "rnd", seed, [1, 1, 1, 1], steps)
+        write_run(path, "A", "e3b", seed, [0, 0, 0, 1], steps)
+    out = tmp_path / "r"
+    rc = main(["report", str(path), "--out", str(out), "--reps", "200", "--over-training"])
+    assert rc == 0
+    md = (out / "report.md").read_text()
+    assert "each run's mean over training" in md
+    assert "| ppo+e3b | 3 | 0.25 [0.25, 0.25]" in md
+    assert "| ppo+rnd | 3 | 1.00 [1.00, 1.00]" in md
+    # P(rnd > e3b) is 1 over training, though the final scores tie.
+    assert re.search(r"\| ppo\+rnd \| 1\.00 \[1\.00, 1\.00\] \| — \|", md)
+    rc = main(["report", str(path), "--out", str(out), "--over-training", "--step", "2000"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err and "--over-training" in err
