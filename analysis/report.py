@@ -566,6 +566,30 @@ def build_report(
             ),
             f"IQM against training steps, 95% intervals ({opts.curve_reps} replicates)",
         )
+        if len(curves.tasks) > 1:
+            # The aggregate pools tasks of very different difficulty; one figure per task
+            # shows where each method learns.
+            for t, task in enumerate(curves.tasks):
+                per_task = {alg: m[:, [t], :] for alg, m in curves.matrices.items()}
+                t_points, t_ci = estimates.sample_efficiency(
+                    per_task, reps=opts.curve_reps, seed=opts.seed, engine=opts.engine
+                )
+                name = "sample_efficiency_" + "".join(ch if ch.isalnum() else "_" for ch in task)
+                doc.figure(
+                    name,
+                    plots.save(
+                        plots.sample_efficiency(
+                            curves.steps,
+                            t_points,
+                            t_ci,
+                            xlabel=curves.step_label,
+                            ylabel=f"IQM {score_label}",
+                        ),
+                        fig_dir,
+                        name,
+                    ),
+                    f"{task}: IQM against training steps, 95% intervals",
+                )
     except ValueError as err:
         notes.append(f"sample-efficiency curves skipped: {err}")
         curves = None

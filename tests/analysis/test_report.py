@@ -26,6 +26,10 @@ def test_report_files_and_content(tmp_path):
     for name in ("aggregates", "poi", "profiles", "sample_efficiency", "coverage_A"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000
         assert (out / "figures" / f"{name}.svg").exists()
+    # With several tasks, one learning-curve figure per task besides the aggregate.
+    for name in ("sample_efficiency_A", "sample_efficiency_B", "sample_efficiency_C"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 1000
+        assert (out / "figures" / f"{name}.svg").exists()
     # Aggregate table cells read "x.xx [lo, hi]".
     assert report.headers == ["Algorithm", "Runs/task", "IQM", "Median", "Mean", "Optimality Gap"]
     assert all(
@@ -48,7 +52,8 @@ def test_report_files_and_content(tmp_path):
         assert section in md, section
         assert section.replace("&", "&amp;") in html, section
     # Self-contained: every image is embedded, none is linked.
-    assert html.count("data:image/png;base64,") == 4 + 3  # + one coverage map per task
+    # Four aggregate figures, one learning curve and one coverage map per task.
+    assert html.count("data:image/png;base64,") == 4 + 3 + 3
     assert 'src="figures' not in html
     assert "\\begin{tabular}" in (out / "aggregate.tex").read_text()
 
