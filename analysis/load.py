@@ -10,6 +10,7 @@ episode finished in this window" and are skipped, as the run-store contract says
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -17,7 +18,7 @@ import re
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,20 @@ class Sweep:
         if not spec_file.is_file():
             return None
         return hashlib.sha256(spec_file.read_bytes()).hexdigest()[:12]
+
+    def only_tasks(self, tasks: Sequence[str]) -> Sweep:
+        """This sweep restricted to the runs of ``tasks`` (``ValueError`` naming close
+        matches for a task with no completed run)."""
+        present = self.tasks
+        for task in tasks:
+            if task not in present:
+                close = difflib.get_close_matches(task, present, n=3, cutoff=0.5)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                raise ValueError(
+                    f"task {task!r} has no completed run in {self.path} "
+                    f"(tasks: {', '.join(present)}){hint}"
+                )
+        return replace(self, runs=[r for r in self.runs if r.task in set(tasks)])
 
     def runs_per_cell(self) -> dict[str, dict[str, int]]:
         """``{algorithm: {task: number of completed runs}}``."""

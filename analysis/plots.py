@@ -144,6 +144,7 @@ def sample_efficiency(
     intervals: Mapping[str, np.ndarray],
     xlabel: str = "Environment steps",
     ylabel: str = "IQM normalised score",
+    title: str = "Sample efficiency",
 ) -> plt.Figure:
     """IQM against training steps, with 95% interval bands."""
     fig, ax = plt.subplots(figsize=_size(len(points)))
@@ -166,7 +167,7 @@ def sample_efficiency(
     ax.grid(alpha=0.3)
     ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))  # 200k, 1M
     _legend(ax, len(points))
-    ax.set_title("Sample efficiency")
+    ax.set_title(title)
     fig.tight_layout()
     return fig
 

@@ -45,6 +45,8 @@ class ReportOptions:
     seed: int = 0
     engine: str = "fast"
     common_tasks: bool = False
+    # Report only these tasks (None: every task of the sweep).
+    tasks: Sequence[str] | None = None
     power: bool = False
     effect: float = 0.1
     poi_effect: float = 0.75
@@ -374,9 +376,10 @@ def _front_section(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                scored = load(
-                    sweep.path, score=name, warn=False, ref_points=sweep.ref_points
-                ).scores(step=opts.step, tasks="common")
+                by_score = load(sweep.path, score=name, warn=False, ref_points=sweep.ref_points)
+                if opts.tasks:
+                    by_score = by_score.only_tasks(opts.tasks)
+                scored = by_score.scores(step=opts.step, tasks="common")
             for t, task in enumerate(scored.tasks):
                 column = {a: m[:, [t]] for a, m in scored.matrices.items()}
                 est = estimates.aggregate_estimates(
@@ -450,7 +453,11 @@ def build_report(
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            if opts.tasks and opts.common_tasks:
+                raise ValueError("--tasks and --common-tasks exclude each other")
             sweep = load(path, score=opts.score)
+            if opts.tasks:
+                sweep = sweep.only_tasks(opts.tasks)
             tasks = "common" if opts.common_tasks else None
             final = sweep.scores(step=opts.step, tasks=tasks, over_training=opts.over_training)
             estimates.check_scores(final.matrices)
@@ -584,6 +591,7 @@ def build_report(
                             t_ci,
                             xlabel=curves.step_label,
                             ylabel=f"IQM {score_label}",
+                            title=f"Sample efficiency: {task}",
                         ),
                         fig_dir,
                         name,

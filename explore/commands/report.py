@@ -38,6 +38,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="keep only tasks every algorithm has runs on (partial sweeps)",
     )
+    parser.add_argument(
+        "--tasks",
+        default=None,
+        help="comma-separated tasks to report (default: every task of the sweep), e.g. "
+        "KeyCorridorS3R3 when another task taught nothing",
+    )
     parser.add_argument("--power", action="store_true", help="add the seeds-needed power analysis")
     parser.add_argument("--effect", type=float, default=0.1, help="IQM difference to detect")
     parser.add_argument(
@@ -79,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         engine=args.engine,
         common_tasks=args.common_tasks,
+        tasks=[t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None,
         power=args.power,
         effect=args.effect,
         poi_effect=args.poi_effect,

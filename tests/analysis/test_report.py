@@ -176,3 +176,15 @@ def test_over_training_scores_every_table(tmp_path, capsys):
     rc = main(["report", str(path), "--out", str(out), "--over-training", "--step", "2000"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "\n" not in err and "--over-training" in err
+
+
+def test_tasks_flag_reports_only_those_tasks(tmp_path, capsys):
+    path = make_sweep(tmp_path / "sweep", envs=("Alpha", "Beta"), seeds=3)
+    out = tmp_path / "r"
+    rc = main(["report", str(path), "--out", str(out), "--reps", "50", "--tasks", "Beta"])
+    assert rc == 0
+    md = (out / "report.md").read_text()
+    assert "1 tasks" in md and "| Beta |" in md and "| Alpha |" not in md
+    rc = main(["report", str(path), "--out", str(out), "--reps", "50", "--tasks", "Alpah"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err and "did you mean Alpha" in err
