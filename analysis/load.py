@@ -162,7 +162,8 @@ class Sweep:
                     f"task {task!r} has no completed run in {self.path} "
                     f"(tasks: {', '.join(present)}){hint}"
                 )
-        return replace(self, runs=[r for r in self.runs if r.task in set(tasks)])
+        wanted = set(tasks)
+        return replace(self, runs=[r for r in self.runs if r.task in wanted])
 
     def runs_per_cell(self) -> dict[str, dict[str, int]]:
         """``{algorithm: {task: number of completed runs}}``."""
@@ -180,6 +181,10 @@ class Sweep:
             return value
         low, high = _ref_bounds(task, refs)
         return (value - low) / (high - low)
+
+    def _normalised_values(self, run: Run) -> np.ndarray:
+        """Every logged score of ``run``, normalised like :meth:`scores`."""
+        return np.array([self._normalise(run.task, v) for v in run.values])
 
     def _check_refs(self, tasks: Iterable[str]) -> None:
         if self.score in RETURN_ALIASES:
@@ -315,8 +320,7 @@ class Sweep:
 
         def score(run: Run) -> float:
             if over_training:
-                normalised = np.array([self._normalise(run.task, v) for v in run.values])
-                return metrics.mean_over_training(normalised)
+                return metrics.mean_over_training(self._normalised_values(run))
             return self._normalise(run.task, run.value_at(step))
 
         matrices, names, dropped = self._rectangular(by_alg, chosen, score, excluded)
@@ -393,7 +397,7 @@ class Sweep:
                 runs = sorted(cells.get(task, []), key=lambda r: (r.seed, r.name))
                 rows = []
                 for run in runs:
-                    values = np.array([self._normalise(task, v) for v in run.values])
+                    values = self._normalised_values(run)
                     rows.append(
                         (
                             run.name,

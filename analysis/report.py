@@ -82,6 +82,11 @@ class ReportError(ValueError):
         self.notes = notes
 
 
+def _figure_name(prefix: str, task: str) -> str:
+    """A figure's file stem: ``prefix`` and the task name with non-alphanumerics as ``_``."""
+    return prefix + "".join(ch if ch.isalnum() else "_" for ch in task)
+
+
 def _score_point(opts: ReportOptions) -> str:
     """Where on each run's learning curve the headline score is read, in words."""
     if opts.over_training:
@@ -331,7 +336,7 @@ def _bonus_visits_section(doc: _Doc, sweep: Sweep, fig_dir: Path, notes: list[st
     )
     doc.table(["Task", "Algorithm", "Runs fitted", "Slope"], bonus_visits.summary_rows(groups))
     for task, task_groups in bonus_visits.by_task(groups).items():
-        name = "bonus_visits_" + "".join(ch if ch.isalnum() else "_" for ch in task)
+        name = _figure_name("bonus_visits_", task)
         doc.figure(
             name,
             plots.save(bonus_visits.figure(task, task_groups), fig_dir, name),
@@ -429,7 +434,7 @@ def _front_section(
                     [alg, *map(str, hits.sum(axis=0)), str(int((~hits.any(axis=1)).sum()))]
                 )
             doc.table(["Algorithm", *labels, "off the front"], table)
-        name = "front_" + "".join(ch if ch.isalnum() else "_" for ch in task)
+        name = _figure_name("front_", task)
         fig = _front_figure(task, finals, true, sweep.ref_points.get(task))
         m = next(iter(finals.values()))[0].shape[1]
         extra = f" (first two of {m} objectives)" if m > 2 else ""
@@ -555,49 +560,39 @@ def build_report(
     # Sample-efficiency curves.
     try:
         curves = sweep.curves(num_points=opts.curve_points, tasks=tasks)
-        c_points, c_ci = estimates.sample_efficiency(
-            curves.matrices, reps=opts.curve_reps, seed=opts.seed, engine=opts.engine
-        )
-        doc.figure(
-            "sample_efficiency",
-            plots.save(
-                plots.sample_efficiency(
-                    curves.steps,
-                    c_points,
-                    c_ci,
-                    xlabel=curves.step_label,
-                    ylabel=f"IQM {score_label}",
-                ),
-                fig_dir,
+        # The aggregate, then (with several tasks, which it pools whatever their difficulty)
+        # one figure per task showing where each method learns.
+        panels = [
+            (
                 "sample_efficiency",
-            ),
-            f"IQM against training steps, 95% intervals ({opts.curve_reps} replicates)",
-        )
+                curves.matrices,
+                "Sample efficiency",
+                f"IQM against training steps, 95% intervals ({opts.curve_reps} replicates)",
+            )
+        ]
         if len(curves.tasks) > 1:
-            # The aggregate pools tasks of very different difficulty; one figure per task
-            # shows where each method learns.
-            for t, task in enumerate(curves.tasks):
-                per_task = {alg: m[:, [t], :] for alg, m in curves.matrices.items()}
-                t_points, t_ci = estimates.sample_efficiency(
-                    per_task, reps=opts.curve_reps, seed=opts.seed, engine=opts.engine
-                )
-                name = "sample_efficiency_" + "".join(ch if ch.isalnum() else "_" for ch in task)
-                doc.figure(
-                    name,
-                    plots.save(
-                        plots.sample_efficiency(
-                            curves.steps,
-                            t_points,
-                            t_ci,
-                            xlabel=curves.step_label,
-                            ylabel=f"IQM {score_label}",
-                            title=f"Sample efficiency: {task}",
-                        ),
-                        fig_dir,
-                        name,
-                    ),
+            panels += [
+                (
+                    _figure_name("sample_efficiency_", task),
+                    {alg: m[:, [t], :] for alg, m in curves.matrices.items()},
+                    f"Sample efficiency: {task}",
                     f"{task}: IQM against training steps, 95% intervals",
                 )
+                for t, task in enumerate(curves.tasks)
+            ]
+        for name, matrices, title, caption in panels:
+            c_points, c_ci = estimates.sample_efficiency(
+                matrices, reps=opts.curve_reps, seed=opts.seed, engine=opts.engine
+            )
+            figure = plots.sample_efficiency(
+                curves.steps,
+                c_points,
+                c_ci,
+                xlabel=curves.step_label,
+                ylabel=f"IQM {score_label}",
+                title=title,
+            )
+            doc.figure(name, plots.save(figure, fig_dir, name), caption)
     except ValueError as err:
         notes.append(f"sample-efficiency curves skipped: {err}")
         curves = None
@@ -724,7 +719,7 @@ def build_report(
                     )
                     for alg in cov_set.matrices
                 }
-                name = "coverage_" + "".join(ch if ch.isalnum() else "_" for ch in task)
+                name = _figure_name("coverage_", task)
                 doc.figure(
                     name,
                     plots.save(plots.coverage_heatmaps(task, maps), fig_dir, name),
