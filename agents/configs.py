@@ -49,8 +49,9 @@ class PPOConfig(BaseModel):
     normalize_int_reward: bool = Field(
         True, description="divide r_int by the std of intrinsic returns"
     )
-    network: Literal["auto", "mlp", "cnn"] = Field(
-        "auto", description="auto: cnn for grids, else mlp"
+    network: Literal["auto", "mlp", "cnn", "cnn_pooled"] = Field(
+        "auto",
+        description="auto: cnn for grids, else mlp; cnn_pooled: rl-starter-files' pooled CNN",
     )
     hidden: int = Field(64, ge=1, description="width of hidden layers")
     activation: Literal["tanh", "relu"] = Field("tanh", description="MLP activation")

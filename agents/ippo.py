@@ -67,7 +67,7 @@ class IPPONetwork(nn.Module):
     num_agents: int
     raw_dim: int  # the env's own channels (grid) or features (flat) per agent
     grid: bool = True
-    encoder: str = "cnn"
+    encoder: str = "cnn"  # "cnn" | "cnn_pooled" | "mlp"
     hidden: int = 64
     activation: str = "tanh"
     gru: int = 0
@@ -75,8 +75,8 @@ class IPPONetwork(nn.Module):
     joint_action: bool = False
 
     def setup(self) -> None:
-        if self.encoder == "cnn":
-            self.torso = GridEncoder(self.hidden)
+        if self.encoder in ("cnn", "cnn_pooled"):
+            self.torso = GridEncoder(self.hidden, pooled=self.encoder == "cnn_pooled")
             self.critic_torso = None
         else:
             self.torso = MLPEncoder(self.hidden, self.activation)

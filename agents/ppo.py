@@ -194,7 +194,12 @@ class PPO:
         deadlocked XLA's CPU runtime, and gives each seed the values of a single-seed init.
         """
         if not hasattr(self, "_init_many"):
-            self._init_many = jax.jit(jax.vmap(self.init))
+            # Leaves come out strongly typed (``TrainState.step`` starts as a weak Python 0), as
+            # every later chunk returns them: a weak-typed first input would compile the chunk
+            # program twice.
+            self._init_many = jax.jit(
+                lambda k: jax.tree.map(lambda x: x.astype(x.dtype), jax.vmap(self.init)(k))
+            )
         return self._init_many(jnp.stack([jnp.asarray(k) for k in keys]))
 
     # --- one update ----------------------------------------------------------------------

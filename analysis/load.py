@@ -10,7 +10,6 @@ episode finished in this window" and are skipped, as the run-store contract says
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
@@ -26,6 +25,7 @@ import numpy as np
 import yaml
 
 from analysis import metrics
+from explore.names import did_you_mean
 
 __all__ = ["MO_SCORES", "Fronts", "Run", "ScoreSet", "Sweep", "front_score", "load", "read_fronts"]
 
@@ -156,11 +156,9 @@ class Sweep:
         present = self.tasks
         for task in tasks:
             if task not in present:
-                close = difflib.get_close_matches(task, present, n=3, cutoff=0.5)
-                hint = f"; did you mean {', '.join(close)}?" if close else ""
                 raise ValueError(
                     f"task {task!r} has no completed run in {self.path} "
-                    f"(tasks: {', '.join(present)}){hint}"
+                    f"(tasks: {', '.join(present)}).{did_you_mean(task, present)}"
                 )
         wanted = set(tasks)
         return replace(self, runs=[r for r in self.runs if r.task in wanted])

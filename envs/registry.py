@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Any
 
 from envs.core import Environment, EnvParams
+from explore.names import did_you_mean
 
 Factory = Callable[..., tuple[Environment, EnvParams]]
 _REGISTRY: dict[str, Factory] = {}
 
 
-def close_matches(name: str, candidates: list[str], n: int = 5) -> list[str]:
-    """Candidates most similar to ``name`` (case-insensitive), best first."""
-    lowered = {c.lower(): c for c in candidates}
-    found = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.4)
-    # Substring hits help with short prefixes such as "DoorKey".
-    found += [c for c in lowered if name.lower() in c and c not in found]
-    return [lowered[c] for c in found[:n]]
-
-
 def unknown_name_error(kind: str, name: str, candidates: list[str]) -> KeyError:
     """A KeyError that names the closest matches, shared by every registry in the suite."""
-    matches = close_matches(name, candidates)
-    hint = f" Did you mean: {', '.join(matches)}?" if matches else ""
+    hint = did_you_mean(name, candidates)
     return KeyError(f"Unknown {kind} {name!r}.{hint} Known: {', '.join(sorted(candidates))}")
 
 

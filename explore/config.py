@@ -14,7 +14,6 @@ from :mod:`agents.configs` (one place per default), so ``--help``, validation an
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from pathlib import Path
@@ -33,6 +32,7 @@ from pydantic import (
 )
 
 from agents.configs import AGENTS, RUN_LEVEL_FIELDS, PPOConfig, SameAs, agent_entry, sections
+from explore.names import did_you_mean
 
 _SECTIONS: dict[str, type[PPOConfig]] = sections()
 DEFAULT_AGENT = "ppo"
@@ -244,11 +244,6 @@ def field_help(agent: str | None = None) -> list[tuple[str, str, str]]:
     return rows
 
 
-def _close(name: str, candidates: list[str]) -> str:
-    matches = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
-    return f" Did you mean: {', '.join(matches)}?" if matches else ""
-
-
 def _parse_value(text: str) -> Any:
     # YAML scalars: 3e-4 → float, true → bool, [0, 1] → list; strings stay strings.
     try:
@@ -295,7 +290,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
                 if rest in RUN_LEVEL_FIELDS:
                     raise ValueError(f"{key}: set the run's {rest} instead ({rest}=...)")
                 if rest not in known:
-                    raise ValueError(f"unknown field '{head}.{rest}'.{_close(rest, sorted(known))}")
+                    raise ValueError(
+                        f"unknown field '{head}.{rest}'.{did_you_mean(rest, sorted(known))}"
+                    )
                 data.setdefault(head, {})[rest] = value
             else:
                 groups = ", ".join(f"{g}.*" for g in ["env", "bonus", *_SECTIONS])
@@ -306,7 +303,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             data.setdefault(section, {})[key] = value
         else:
             choices = sorted(top | agent_fields | {"seeds", "out"})
-            raise ValueError(f"unknown field {key!r}.{_close(key, choices)}")
+            raise ValueError(f"unknown field {key!r}.{did_you_mean(key, choices)}")
     return data
 
 
@@ -322,7 +319,7 @@ def build_config(data: dict[str, Any]) -> RunConfig:
                 head = str(e["loc"][0])
                 group = _SECTIONS[head] if head in _SECTIONS and len(e["loc"]) > 1 else RunConfig
                 lines.append(
-                    f"unknown field {field!r}.{_close(str(e['loc'][-1]), list(group.model_fields))}"
+                    f"unknown field {field!r}.{did_you_mean(str(e['loc'][-1]), list(group.model_fields))}"
                 )
             elif not e["loc"]:
                 lines.append(str(e.get("ctx", {}).get("error", e["msg"])))

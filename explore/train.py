@@ -1,4 +1,7 @@
-"""``explore.train``: run one config for several seeds, vmapped in one compiled program.
+"""``explore.train``: run one config for several seeds in one compiled program.
+
+On the CPU the seeds are spread over one JAX device per core and each runs its own unbatched
+program (``agents.seeds.run_seeds``); on an accelerator they are vmapped.
 
 The jitted unit is a *chunk* of ``log_every`` PPO updates for all seeds at once; between
 chunks this thin Python loop logs metrics, writes checkpoints, draws the progress bar and
@@ -18,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from agents.seeds import run_seeds
 from explore.config import RunConfig
 from explore.runs import RunDir
 
@@ -202,8 +206,9 @@ def train(
 
     # Seeds resume together from the last checkpoint they all have (a kill between their
     # checkpoint writes leaves them one chunk apart; each run keeps the checkpoint before its
-    # last). Only seeds with no common point are split into groups: a program of another
-    # width is another program, and its numbers need not match bit for bit.
+    # last). Only seeds with no common point are split into groups. On the CPU each seed runs
+    # the same single-seed program in a group of any size; on an accelerator a group of
+    # another width is another (vmapped) program, whose numbers need not match bit for bit.
     available = [set(r.checkpoints()) for _, r in todo]
     common = set.intersection(*available)
     groups: dict[int, list[tuple[RunConfig, RunDir, Any]]] = {}
@@ -250,7 +255,7 @@ def _train_group(
 
     def compiled(n: int):
         if n not in run_chunk:
-            run_chunk[n] = jax.jit(jax.vmap(lambda s: ppo.run(s, n)))
+            run_chunk[n] = run_seeds(lambda s: ppo.run(s, n), len(members))
         return run_chunk[n]
 
     has_sync = hasattr(bonus, "sync")

@@ -12,6 +12,8 @@ cache off (e.g. to time cold compiles as CI's fresh machine does on its first ru
 Test programs are tiny and run briefly, so most of their time is compilation; LLVM's
 optimisation level 0 for XLA's CPU backend (XLA's own graph optimisations, fusion included,
 still run) roughly halves compile times here. Set ``XLA_FLAGS`` to override it.
+
+Tests see two JAX CPU devices (``JAX_NUM_CPU_DEVICES``, below).
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+
+# Two CPU devices whatever the machine, so every test that trains seeds goes through the
+# path ``explore train`` takes on a multi-core machine: seeds dealt to devices, padded where
+# they do not divide evenly (agents.seeds). Read by JAX at import, and by the subprocesses.
+os.environ.setdefault("JAX_NUM_CPU_DEVICES", "2")
 
 if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (

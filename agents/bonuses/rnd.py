@@ -35,6 +35,10 @@ from agents.bonuses.base import Bonus, Metrics, Transitions
 from agents.bonuses.networks import make_encoder, merge_time
 from envs.spaces import Box, Discrete
 
+# Rows per block when the predictor trains on its masked-in rows only: about two blocks for
+# the 25 % of a 2048-step batch.
+MASKED_BLOCK = 256
+
 
 @struct.dataclass
 class ObsNorm:
@@ -149,6 +153,42 @@ class RND(Bonus):
         # Masked mean, as the reference code: a random subset of the batch trains the predictor.
         return jnp.sum(per_sample * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
+    def _loss_and_grad_on_masked_rows(
+        self, params, x: jax.Array, targets: jax.Array, mask: jax.Array
+    ) -> tuple[jax.Array, Any]:
+        """:meth:`_loss` and its gradient, computed on the rows the mask keeps only.
+
+        Rows outside the mask add exactly zero to the masked mean and its gradient, so the
+        kept rows (≈ ``update_proportion`` of the batch) are gathered, ``MASKED_BLOCK`` at a
+        time in a ``while_loop`` while any remain, and each block's gradient is summed: the
+        value and gradient of :meth:`_loss` (up to the order of the float sums) at a quarter
+        of the work for the reference's 25 %.
+        """
+        n = x.shape[0]
+        block = min(n, MASKED_BLOCK)
+        count = jnp.sum(mask)
+        # Kept row indices first, then zeros: room for every row plus one partial block.
+        rows = jnp.nonzero(mask, size=-(-n // block) * block, fill_value=0)[0]
+        weight = 1.0 / jnp.maximum(count, 1).astype(jnp.float32)
+
+        def block_loss(p, start):
+            idx = jax.lax.dynamic_slice_in_dim(rows, start, block)
+            pred = self.predictor_net.apply(p, x[idx])
+            per_sample = jnp.mean((pred - targets[idx]) ** 2, axis=-1)
+            kept = (start + jnp.arange(block)) < count
+            return jnp.sum(jnp.where(kept, per_sample, 0.0)) * weight
+
+        def body(carry):
+            start, loss, grads = carry
+            value, grad = jax.value_and_grad(block_loss)(params, start)
+            return start + block, loss + value, jax.tree.map(jnp.add, grads, grad)
+
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        _, loss, grads = jax.lax.while_loop(
+            lambda carry: carry[0] < count, body, (jnp.int32(0), jnp.float32(0.0), zeros)
+        )
+        return loss, grads
+
     def update(self, state: RNDState, batch: Transitions) -> tuple[RNDState, Metrics]:
         raw = merge_time(jnp.asarray(batch.next_obs))
         obs_norm = state.obs_norm.update(raw)
@@ -160,9 +200,7 @@ class RND(Bonus):
             k_mask, k_target = jax.random.split(key)
             mask = jax.random.bernoulli(k_mask, self.update_proportion, (x.shape[0],))
             targets = jax.lax.stop_gradient(self.training_target(k_target, target_out))
-            loss, grads = jax.value_and_grad(self._loss)(
-                params, x, targets, mask.astype(jnp.float32)
-            )
+            loss, grads = self._loss_and_grad_on_masked_rows(params, x, targets, mask)
             updates, opt_state = self.tx.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), loss
 

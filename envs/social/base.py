@@ -606,12 +606,11 @@ def named_map(ascii_map: str, named: dict[str, str]) -> str:
     if ascii_map in named:
         return named[ascii_map]
     if "\n" not in ascii_map.strip("\n"):
-        from envs.registry import close_matches
+        from explore.names import did_you_mean
 
-        hint = close_matches(ascii_map, list(named))
         raise ValueError(
-            f"ascii_map: unknown named map {ascii_map!r}"
-            + (f"; did you mean: {', '.join(hint)}?" if hint else "")
+            f"ascii_map: unknown named map {ascii_map!r}."
+            + did_you_mean(ascii_map, named)
             + f" Known: {', '.join(named)} (or pass an ASCII map of several rows)"
         )
     return ascii_map

@@ -177,13 +177,14 @@ _TRAIN_SETTINGS = {"num_envs": 16, "num_steps": 64, "num_minibatches": 2, "hidde
 
 def _train_front(cfg: Any, env: Any, params: Any, log_every: int) -> tuple[float, float]:
     """Build and train one MO-PPO runner as ``explore train`` drives it (init of one seed,
-    compiled chunks of ``log_every`` updates vmapped over the seed, every chunk's metrics
+    compiled chunks of ``log_every`` updates run as ``explore train`` runs seeds, every chunk's metrics
     fetched to the host), compile included.
 
     Returns the seconds and a checksum of everything the run produced (the logged fronts and
     losses, the final parameters), so that no work can be skipped.
     """
     from agents.mo_ppo import MOPPO
+    from agents.seeds import run_seeds
 
     started = time.perf_counter()
     runner = MOPPO(env, params, None, cfg)
@@ -193,7 +194,7 @@ def _train_front(cfg: Any, env: Any, params: Any, log_every: int) -> tuple[float
     while done < cfg.num_updates:
         n = min(log_every, cfg.num_updates - done)
         if n not in compiled:
-            compiled[n] = jax.jit(jax.vmap(lambda s, n=n: runner.run(s, n)))
+            compiled[n] = run_seeds(lambda s, n=n: runner.run(s, n), 1)
         state, metrics = compiled[n](state)
         checksum += float(sum(np.nansum(v) for v in jax.device_get(metrics).values()))
         done += n

@@ -86,12 +86,13 @@ def _time_sb3(args: argparse.Namespace) -> dict[str, float]:
 def _time_jax(args: argparse.Namespace, num_envs: int) -> float:
     import jax
 
+    from agents.seeds import run_seeds
     from explore.train import build
 
     cfg = _config(args, "ppo", args.jax_task, "rnd", num_envs)
     _, _, _, ppo = build(cfg)
     state = ppo.init_seeds([jax.random.PRNGKey(0)])
-    run = jax.jit(jax.vmap(lambda s: ppo.run(s, args.jax_updates)))
+    run = run_seeds(lambda s: ppo.run(s, args.jax_updates), 1)
     state, _ = jax.block_until_ready(run(state))  # compile + warm-up
     started = time.perf_counter()
     jax.block_until_ready(run(state))

@@ -14,7 +14,7 @@ Two measurements, each a ratio taken inside one run of this command:
   which it imports but the CartPole path never uses. Without a checkout the row compares
   against the figure ``shared/BENCHMARKS.md`` recorded, and every such row says
   ``recorded figure, NOT measured in this run``.
-* **Bonus cost on DoorKey-8x8** — ``--seeds`` seeds vmapped in one compiled program, PPO
+* **Bonus cost on DoorKey-8x8** — ``--seeds`` seeds in one compiled program (``agents.seeds.run_seeds``), PPO
   alone and PPO with each intrinsic reward, timed after a warm-up (compilation excluded),
   best of ``--repeats``. The ratio is (plain PPO steps/s) / (PPO+bonus steps/s). Targets
   from the issues: RND ≤ 1.35, every other bonus ≤ 1.5, the BYOL family ≤ 2.5, and
@@ -39,6 +39,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from agents.seeds import run_seeds
+
 # PureJaxRL's ``ppo.py`` on gymnax CartPole-v1 with its published config, 5 M steps, compile
 # included: 32.1–32.3 s = 155 k steps/s on this kind of machine (shared/BENCHMARKS.md,
 # 2026-12-01); used only when no checkout is found, and labelled so.
@@ -47,6 +49,8 @@ RECORDED_LABEL = "recorded figure (shared/BENCHMARKS.md), NOT measured in this r
 MEASURED_LABEL = "measured in this run"
 # The shared peers folder next to the checkout: <repo>/../shared/peers/purejaxrl.
 DEFAULT_PUREJAXRL = Path(__file__).resolve().parents[2].parent / "shared" / "peers" / "purejaxrl"
+# Where else to look for PureJaxRL's files (a checkout not next to this one, e.g. in CI).
+PUREJAXRL_ENV = "EXPLORE_PUREJAXRL"
 PUREJAXRL_CONFIG = {
     "LR": 2.5e-4,
     "NUM_ENVS": 256,
@@ -104,7 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         default=None,
         help="PureJaxRL's files (the folder holding purejaxrl/) to time its ppo.py in this run "
-        f"(default: {DEFAULT_PUREJAXRL} when it exists)",
+        f"(default: ${PUREJAXRL_ENV}, else {DEFAULT_PUREJAXRL} when it exists)",
     )
     parser.add_argument(
         "--cartpole-repeats",
@@ -113,8 +117,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="CartPole runs of each side, alternating ours/PureJaxRL (the fastest is kept)",
     )
     parser.add_argument("--task", default="DoorKey-8x8", help="gridworld for the bonus-cost rows")
-    parser.add_argument("--seeds", type=int, default=5, help="seeds vmapped in one program")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds in one program")
     parser.add_argument("--num-envs", type=int, default=16, help="envs per seed")
+    parser.add_argument(
+        "--network",
+        default="auto",
+        choices=["auto", "cnn", "cnn_pooled"],
+        help="PPO's network for the bonus-cost rows (ppo.network; auto: the default cnn)",
+    )
     parser.add_argument("--updates", type=int, default=5, help="PPO updates per timed call")
     parser.add_argument(
         "--repeats", type=int, default=2, help="timed calls per bonus (best is kept)"
@@ -236,12 +246,15 @@ def _unused_import_standins() -> dict[str, types.ModuleType]:
 
 
 def resolve_purejaxrl(checkout: str | None) -> Path | None:
-    """The PureJaxRL folder to time: ``checkout``, else the shared peers' copy if present."""
+    """The PureJaxRL folder to time: ``checkout``, else ``$EXPLORE_PUREJAXRL``, else the shared
+    peers' copy next to the checkout if present."""
+    checkout = checkout or os.environ.get(PUREJAXRL_ENV)
     if checkout:
         path = Path(checkout).expanduser().resolve()
         if not (path / "purejaxrl" / "ppo.py").is_file():
             raise FileNotFoundError(
-                f"--purejaxrl {checkout}: no purejaxrl/ppo.py there (give the folder holding purejaxrl/)"
+                f"--purejaxrl / ${PUREJAXRL_ENV} {checkout}: no purejaxrl/ppo.py there "
+                "(give the folder holding purejaxrl/)"
             )
         return path
     return DEFAULT_PUREJAXRL if (DEFAULT_PUREJAXRL / "purejaxrl" / "ppo.py").is_file() else None
@@ -346,11 +359,16 @@ def cartpole_row(
 
 
 # --- bonus cost on a gridworld --------------------------------------------------------------
-def _ppo_for(task: str, bonus: str, num_envs: int):
+def _ppo_for(task: str, bonus: str, num_envs: int, network: str = "auto"):
     from explore.config import RunConfig
     from explore.train import build
 
-    cfg = RunConfig(env=task, bonus=bonus, total_steps=10**8, ppo={"num_envs": num_envs})
+    cfg = RunConfig(
+        env=task,
+        bonus=bonus,
+        total_steps=10**8,
+        ppo={"num_envs": num_envs, "network": network},
+    )
     _, _, bonus_obj, ppo = build(cfg)
     return bonus_obj, ppo
 
@@ -364,15 +382,16 @@ def bonus_steps_per_s(
     repeats: int,
     runner_for: Any = None,
 ) -> float:
-    """Steps/s of ``seeds`` vmapped PPO(+bonus) runs; chunks timed after a warm-up chunk.
+    """Steps/s of ``seeds`` PPO(+bonus) runs in one program (as explore train runs them); chunks timed after a warm-up chunk.
 
     The loop is the one ``explore train`` runs: a jitted chunk of ``updates`` updates, the
     metrics fetched to the host, then ``bonus.sync`` for bonuses that exchange data with
     the host (ONI's labels) — so host-side costs are counted too.
     """
     bonus_obj, ppo = (runner_for or _ppo_for)(task, bonus, num_envs)
-    state = ppo.init_seeds(jax.random.split(jax.random.PRNGKey(0), seeds))
-    chunk = jax.jit(jax.vmap(lambda s: ppo.run(s, updates)))
+    # On the host, as explore.train holds it between chunks (no weak types left to recompile for).
+    state = jax.device_get(ppo.init_seeds(jax.random.split(jax.random.PRNGKey(0), seeds)))
+    chunk = run_seeds(lambda s: ppo.run(s, updates), seeds)
     has_sync = hasattr(bonus_obj, "sync")
 
     def one_chunk(state):
@@ -399,9 +418,12 @@ def bonus_steps_per_s(
 def bonus_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Plain PPO and PPO+bonus on one task, the cost ratio of each bonus."""
 
+    def runner_for(task: str, bonus: str, num_envs: int):
+        return _ppo_for(task, bonus, num_envs, args.network)
+
     def measure(bonus: str) -> float:
         return bonus_steps_per_s(
-            args.task, bonus, args.seeds, args.num_envs, args.updates, args.repeats
+            args.task, bonus, args.seeds, args.num_envs, args.updates, args.repeats, runner_for
         )
 
     plain = measure("none")
@@ -415,7 +437,8 @@ def bonus_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
         ratio = plain / with_bonus
         rows.append(
             {
-                "bench": f"{args.task} ×{args.seeds} seeds",
+                "bench": f"{args.task} ×{args.seeds} seeds"
+                + ("" if args.network == "auto" else f", network {args.network}"),
                 "bonus": bonus,
                 "plain steps/s": plain,
                 "bonus steps/s": with_bonus,

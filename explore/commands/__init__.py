@@ -14,3 +14,7 @@ COMMAND_MODULES = [
     "explore.commands.labels",
     "explore.commands.demo",
 ]
+
+# Sub-commands that train agents: before they start, JAX is given one CPU device per core so
+# seeds run side by side (agents.seeds). The others never import JAX for this.
+TRAINING_COMMANDS = {"train", "sweep", "bench", "demo"}

@@ -19,7 +19,7 @@ def _fields_epilog(agent: str | None = None, bonuses: bool = False) -> str:
     rows = field_help(agent)
     width = max(len(name) for name, _, _ in rows)
     lines = [f"  {name:<{width}}  {default:<12} {doc}" for name, default, doc in rows]
-    lines.append(f"  {'seeds':<{width}}  {'0':<12} seeds to train, vmapped: 0-4 or 1,3,5")
+    lines.append(f"  {'seeds':<{width}}  {'0':<12} seeds to train, in one program: 0-4 or 1,3,5")
     lines.append(f"  {'out':<{width}}  {'runs/default':<12} root folder of the run store")
     lines.append(
         f"  {'env.<name>':<{width}}  {'':<12} any env option (contexts, noisy_tv, sticky_actions, ...)"
@@ -80,7 +80,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train an agent (PPO + intrinsic reward) for one or more seeds",
-        description="Train one config; all seeds run vmapped in one compiled program. "
+        description="Train one config; all seeds run in one compiled program (one CPU device per core). "
         "Completed runs are skipped and interrupted ones resume from their checkpoints.",
         epilog=_fields_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,

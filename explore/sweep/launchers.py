@@ -225,6 +225,9 @@ def _pool_child(
     sys.stdout = sys.stderr = log
     _exit_with_parent(parent)
     _worker_setup(threads, cpus, cache_dir)
+    from agents.seeds import configure_cpu_devices
+
+    configure_cpu_devices(threads)  # a device per core of this worker's share, not the machine's
     use_compile_cache(cache_dir)
     try:
         execute_task(payload, out)

@@ -31,7 +31,6 @@ No field may be set by two axes.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import json
 import re
@@ -43,6 +42,7 @@ import yaml
 
 from agents.configs import AGENTS
 from explore.config import RunConfig, apply_overrides, build_config, parse_seeds, read_yaml_file
+from explore.names import did_you_mean
 
 #: Top-level keys of a spec. ``score``/``score_refs`` are read by ``analysis.load`` from the
 #: copy written as ``<sweep>/sweep.yaml``.
@@ -123,11 +123,6 @@ def show_value(value: Any) -> str:
     return _show(value)
 
 
-def _close(name: str, candidates: list[str] | tuple[str, ...]) -> str:
-    matches = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.5)
-    return f" Did you mean: {', '.join(matches)}?" if matches else ""
-
-
 def _override(key: str, value: Any) -> str:
     # JSON text is YAML, so explore.config's value parser reads back the same type (a quoted
     # string stays a string); one parser for `explore train` and sweeps.
@@ -153,7 +148,7 @@ def parse_spec(
             if isinstance(key, str) and (key in RunConfig.model_fields or "." in key):
                 hint = " Config fields go under base: (one value) or grid: (a list of values)."
             else:
-                hint = _close(str(key), SPEC_KEYS)
+                hint = did_you_mean(str(key), SPEC_KEYS)
             raise ValueError(
                 f"{where}unknown spec key {key!r}.{hint} Known: {', '.join(SPEC_KEYS)}"
             )
@@ -398,4 +393,4 @@ def _unknown_env_option(env_name: str, env_kwargs: dict[str, Any], message: str)
     bad = [k for k in env_kwargs if k not in accepted]
     if not bad:
         return message
-    return f"unknown env option 'env.{bad[0]}' for {env_name}.{_close(bad[0], accepted)} Accepted: {', '.join(accepted)}"
+    return f"unknown env option 'env.{bad[0]}' for {env_name}.{did_you_mean(bad[0], accepted)} Accepted: {', '.join(accepted)}"

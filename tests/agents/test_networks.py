@@ -41,3 +41,32 @@ def test_network_parameters_keep_flax_dense_names():
     assert encoder["Dense_1"]["kernel"] == (64, 32)
     assert encoder["Dense_2"]["kernel"] == (800, 32)
     assert sorted(params) == ["Dense_0", "Dense_1", "Dense_2", "GridEncoder_0"]
+
+
+def test_pooled_grid_encoder_is_rl_starter_shape():
+    """network=cnn_pooled: 2×2 conv 16 → 2×2 max-pool → 2×2 conv 32 → 2×2 conv 64 (1×1 on a
+    7×7 view) → dense; the pool keeps each 2×2 block's maximum; cnn keeps its two layers."""
+    from agents.networks import GridEncoder, _max_pool_2x2
+
+    x = jnp.arange(2 * 5 * 5 * 3, dtype=jnp.float32).reshape(2, 5, 5, 3)
+    pooled = _max_pool_2x2(x)
+    assert pooled.shape == (2, 2, 2, 3)  # the odd last row and column are dropped
+    np.testing.assert_array_equal(pooled[:, 1, 0], jnp.max(x[:, 2:4, 0:2], axis=(1, 2)))
+
+    obs = jax.random.randint(jax.random.PRNGKey(0), (4, 7, 7, 3), 0, 11)
+    shapes = {}
+    for pooled_flag in (False, True):
+        params = GridEncoder(32, pooled=pooled_flag).init(jax.random.PRNGKey(1), obs)
+        kernels = {k: v["kernel"].shape for k, v in params["params"].items() if "kernel" in v}
+        shapes[pooled_flag] = kernels
+    assert shapes[False] == {"Dense_0": (48, 16), "Dense_1": (64, 32), "Dense_2": (800, 32)}
+    assert shapes[True] == {
+        "Dense_0": (48, 16),
+        "Dense_1": (64, 32),
+        "Dense_2": (128, 64),
+        "Dense_3": (64, 32),
+    }
+    net = ActorCritic(num_actions=7, encoder="cnn_pooled")
+    params = net.init(jax.random.PRNGKey(2), jnp.zeros((4, 1)), obs[None], jnp.ones((1, 4), bool))
+    _, logits, v_ext, _ = net.apply(params, jnp.zeros((4, 1)), obs[None], jnp.ones((1, 4), bool))
+    assert logits.shape == (1, 4, 7) and v_ext.shape == (1, 4)

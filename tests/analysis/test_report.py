@@ -187,4 +187,4 @@ def test_tasks_flag_reports_only_those_tasks(tmp_path, capsys):
     assert "1 tasks" in md and "| Beta |" in md and "| Alpha |" not in md
     rc = main(["report", str(path), "--out", str(out), "--reps", "50", "--tasks", "Alpah"])
     err = capsys.readouterr().err.strip()
-    assert rc == 2 and "\n" not in err and "did you mean Alpha" in err
+    assert rc == 2 and "\n" not in err and "Did you mean: Alpha?" in err

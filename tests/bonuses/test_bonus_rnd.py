@@ -47,3 +47,32 @@ def test_rnd_obs_normalisation_fraction_and_learning():
     assert all(jax.tree.leaves(same))
     curve = np.asarray(curve)
     assert curve[-1] < 0.2 * curve[1], curve
+
+
+def test_predictor_trains_on_masked_rows_only_with_the_masked_mean_gradient():
+    """The update computes the masked mean's value and gradient from the kept rows alone:
+    equal to differentiating the masked mean over the whole batch, for any mask (blocks of
+    ``MASKED_BLOCK`` rows, a partial last block, none kept, all kept)."""
+    from agents.bonuses.rnd import MASKED_BLOCK
+
+    bonus = make("rnd", hidden=16, out_dim=8)
+    state = init_state(bonus, jax.random.PRNGKey(1), SPACE, 4)
+    n = 2 * MASKED_BLOCK + 40  # not a multiple of the block
+    k_x, k_t, k_m = jax.random.split(jax.random.PRNGKey(2), 3)
+    x = jax.random.normal(k_x, (n, 6))
+    targets = jax.random.normal(k_t, (n, 8))
+    masks = {
+        "quarter": jax.random.bernoulli(k_m, 0.25, (n,)),
+        "most": jax.random.bernoulli(k_m, 0.9, (n,)),
+        "none": jnp.zeros(n, bool),
+        "all": jnp.ones(n, bool),
+    }
+    full = jax.jit(jax.value_and_grad(bonus._loss))
+    kept_only = jax.jit(bonus._loss_and_grad_on_masked_rows)
+    for name, mask in masks.items():
+        want_loss, want_grads = full(state.predictor_params, x, targets, mask.astype(jnp.float32))
+        loss, grads = kept_only(state.predictor_params, x, targets, mask)
+        np.testing.assert_allclose(loss, want_loss, rtol=1e-5, atol=1e-7, err_msg=name)
+        for got, want in zip(jax.tree.leaves(grads), jax.tree.leaves(want_grads), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6, err_msg=name)
+    assert float(full(state.predictor_params, x, targets, masks["quarter"] * 1.0)[0]) > 0

@@ -378,7 +378,7 @@ def test_bad_inputs_name_the_field():
         envs.make("CleanUp", ascii_map="WWWW\nWPHW\nWW")
     with pytest.raises(ValueError, match=r"ascii_map.*unknown map symbol.*'X'"):
         envs.make("Harvest-Open", ascii_map="WWWW\nWPXW\nWWWW")
-    with pytest.raises(ValueError, match=r"ascii_map.*did you mean: small"):
+    with pytest.raises(ValueError, match=r"ascii_map.*Did you mean: small"):
         envs.make("Harvest-Open", ascii_map="smal")
     with pytest.raises(ValueError, match=r"ascii_map.*spawn points"):
         envs.make("Harvest-Open", num_agents=3, ascii_map="WWWW\nWPPW\nWWWW")

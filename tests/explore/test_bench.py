@@ -99,7 +99,12 @@ TINY_PUREJAXRL = {"NUM_ENVS": 4, "NUM_STEPS": 16, "UPDATE_EPOCHS": 1, "NUM_MINIB
 def test_purejaxrl_runs_through_the_adapter():
     """PureJaxRL's own ppo.py trains on gymnax 1.0 CartPole, episodes end, nothing leaks."""
     peer_dir = bench_train.resolve_purejaxrl(None)
-    assert peer_dir is not None, "shared/peers/purejaxrl is part of the workspace"
+    # Deliberately a failure, not a skip, so the peer comparison cannot vanish unnoticed.
+    assert peer_dir is not None, (
+        "PureJaxRL's files not found: put the shared peers next to this checkout "
+        f"({bench_train.DEFAULT_PUREJAXRL}) or set ${bench_train.PUREJAXRL_ENV} to the "
+        "folder holding purejaxrl/"
+    )
     path_before = list(sys.path)
     module = bench_train.load_purejaxrl(peer_dir)
     assert sys.path == path_before
@@ -114,7 +119,19 @@ def test_purejaxrl_runs_through_the_adapter():
     assert np.all(np.asarray(metrics["returned_episode_returns"])[ended] >= 1)
 
 
+def test_purejaxrl_found_through_the_environment_variable(monkeypatch, tmp_path):
+    (tmp_path / "purejaxrl").mkdir()
+    (tmp_path / "purejaxrl" / "ppo.py").write_text("")
+    monkeypatch.setattr(bench_train, "DEFAULT_PUREJAXRL", tmp_path / "absent")
+    monkeypatch.setenv(bench_train.PUREJAXRL_ENV, str(tmp_path))
+    assert bench_train.resolve_purejaxrl(None) == tmp_path.resolve()
+    monkeypatch.setenv(bench_train.PUREJAXRL_ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="EXPLORE_PUREJAXRL"):
+        bench_train.resolve_purejaxrl(None)
+
+
 def test_cartpole_row_labels_the_recorded_fallback(monkeypatch, tmp_path):
+    monkeypatch.delenv(bench_train.PUREJAXRL_ENV, raising=False)
     monkeypatch.setattr(bench_train, "DEFAULT_PUREJAXRL", tmp_path / "absent")
     row = bench_train.cartpole_row(2048, None, config=TINY_PUREJAXRL)
     assert row["peer source"] == bench_train.RECORDED_LABEL

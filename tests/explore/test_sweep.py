@@ -110,7 +110,7 @@ def test_issue_example_parses_and_names_the_bad_env(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("grids: {bonus: [rnd]}", r"unknown spec key 'grids'\. Did you mean: grid\?"),
+        ("grids: {bonus: [rnd]}", r"unknown spec key 'grids'\. Did you mean: grid\b"),
         ("total_steps: 5", r"unknown spec key 'total_steps'.*under base:"),
         ("base: {total_step: 5}", r"base: unknown field 'total_step'\. Did you mean: total_steps"),
         (
