@@ -51,7 +51,8 @@ class PPOConfig(BaseModel):
     )
     network: Literal["auto", "mlp", "cnn", "cnn_pooled"] = Field(
         "auto",
-        description="auto: cnn for grids, else mlp; cnn_pooled: rl-starter-files' pooled CNN",
+        description="auto: cnn for grids, else mlp; cnn_pooled: rl-starter-files' pooled CNN "
+        "(faster; learns worse at the default settings, docs/performance.md)",
     )
     hidden: int = Field(64, ge=1, description="width of hidden layers")
     activation: Literal["tanh", "relu"] = Field("tanh", description="MLP activation")
