@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
@@ -91,7 +92,7 @@ def run_seeds(
         _, metrics_like = jax.eval_shape(run_one, state)
 
         def skip(state: State) -> tuple[State, Any]:
-            return state, jax.tree.map(lambda m: jax.numpy.zeros(m.shape, m.dtype), metrics_like)
+            return state, jax.tree.map(lambda m: jnp.zeros(m.shape, m.dtype), metrics_like)
 
         return jax.lax.cond(is_real, run_one, skip, state)
 
@@ -108,10 +109,10 @@ def run_seeds(
         pad = padded - num_seeds
         if pad:
             states = jax.tree.map(
-                lambda x: jax.numpy.concatenate([x, jax.numpy.repeat(x[-1:], pad, axis=0)]),
+                lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)]),
                 states,
             )
-        out = sharded(states, jax.numpy.asarray(valid))
+        out = sharded(states, jnp.asarray(valid))
         return jax.tree.map(lambda x: x[:num_seeds], out)
 
     # States enter and leave whole on every device (replicated), so every chunk sees the same
