@@ -46,7 +46,7 @@ from flax.training.train_state import TrainState
 
 from agents.bonuses.base import Bonus, Transitions
 from agents.configs import IPPOConfig, SameAs
-from agents.networks import GridEncoder, MLPEncoder, ScannedGRU, _dense
+from agents.networks import GRID_NETWORKS, MLPEncoder, ScannedGRU, _dense, grid_encoder
 from agents.ppo import PPO, Rollout, RunnerState
 from envs.social.base import SocialEnv
 from envs.social.metrics import PER_AGENT_METRICS, SCALAR_METRICS
@@ -75,8 +75,8 @@ class IPPONetwork(nn.Module):
     joint_action: bool = False
 
     def setup(self) -> None:
-        if self.encoder in ("cnn", "cnn_pooled"):
-            self.torso = GridEncoder(self.hidden, pooled=self.encoder == "cnn_pooled")
+        if self.encoder in GRID_NETWORKS:
+            self.torso = grid_encoder(self.encoder, self.hidden)
             self.critic_torso = None
         else:
             self.torso = MLPEncoder(self.hidden, self.activation)

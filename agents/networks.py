@@ -89,10 +89,11 @@ class GridEncoder(nn.Module):
     extraction + a dense layer: the same function, but XLA's CPU convolution gradients run
     about 25× slower inside ``lax.scan`` (where PPO's minibatch loop lives) than matmuls.
 
-    ``pooled=False`` (network ``cnn``, the default): two convolutions of 16 and 32 channels,
-    then the dense layer on the 5×5×32 map (≈ 130 k multiply-adds per 7×7 view).
-    ``pooled=True`` (network ``cnn_pooled``): rl-starter-files' own shape — 16 channels, a 2×2
-    max-pool, then 32 and 64 channels, down to 1×1×64 on a 7×7 view (≈ 48 k multiply-adds);
+    ``pooled`` adds a 2×2 max-pool after the first convolution. The two shapes PPO and IPPO
+    offer are in :data:`GRID_NETWORKS`. ``cnn`` (the default): two convolutions of 16 and 32
+    channels, then the dense layer on the 5×5×32 map (≈ 130 k multiply-adds per 7×7 view).
+    ``cnn_pooled``: rl-starter-files' own shape — 16 channels, a 2×2 max-pool, then 32 and 64
+    channels, down to 1×1×64 on a 7×7 view (≈ 48 k multiply-adds);
     1.37× the PPO+RND throughput of ``cnn`` here, but at the settings tuned for ``cnn`` it
     learns DoorKey-8x8 much worse (docs/performance.md, session 12), so it is not the default.
     """
@@ -110,8 +111,7 @@ class GridEncoder(nn.Module):
         offsets = jnp.arange(ids.shape[-1]) * self.num_categories
         x = nn.Embed(self.num_categories * ids.shape[-1], self.embed)(ids + offsets)
         x = x.reshape(*x.shape[:-2], -1)  # [..., H, W, 3 * 8]
-        channels = (16, 32, 64) if self.pooled else self.channels
-        for i, width in enumerate(channels):
+        for i, width in enumerate(self.channels):
             if i == 1 and self.pooled:
                 x = _max_pool_2x2(x)
             if min(x.shape[-3:-1]) < 2:  # a view too small for another 2×2 layer
@@ -119,6 +119,18 @@ class GridEncoder(nn.Module):
             x = nn.relu(_dense(width)(_patches_2x2(x)))
         x = x.reshape(*x.shape[:-3], -1)
         return nn.relu(_dense(self.features)(x))
+
+
+# ``ppo.network`` / ``ippo.network`` names of the grid encoders → GridEncoder settings.
+GRID_NETWORKS: dict[str, dict] = {
+    "cnn": {"channels": (16, 32)},
+    "cnn_pooled": {"channels": (16, 32, 64), "pooled": True},
+}
+
+
+def grid_encoder(network: str, features: int) -> GridEncoder:
+    """The :class:`GridEncoder` a network name of :data:`GRID_NETWORKS` stands for."""
+    return GridEncoder(features, **GRID_NETWORKS[network])
 
 
 class MLPEncoder(nn.Module):
@@ -174,8 +186,8 @@ class ActorCritic(nn.Module):
 
     @nn.compact
     def __call__(self, hidden: jax.Array, obs: jax.Array, reset: jax.Array):
-        if self.encoder in ("cnn", "cnn_pooled"):
-            features = GridEncoder(self.hidden, pooled=self.encoder == "cnn_pooled")(obs)
+        if self.encoder in GRID_NETWORKS:
+            features = grid_encoder(self.encoder, self.hidden)(obs)
             actor_x = critic_x = features
         else:
             actor_x = MLPEncoder(self.hidden, self.activation)(obs)

@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import types
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -119,10 +120,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default="DoorKey-8x8", help="gridworld for the bonus-cost rows")
     parser.add_argument("--seeds", type=int, default=5, help="seeds in one program")
     parser.add_argument("--num-envs", type=int, default=16, help="envs per seed")
+    from agents.configs import PPOConfig  # pydantic only: no JAX at parser time
+
     parser.add_argument(
         "--network",
         default="auto",
-        choices=["auto", "cnn", "cnn_pooled"],
+        choices=typing.get_args(PPOConfig.model_fields["network"].annotation),
         help="PPO's network for the bonus-cost rows (ppo.network; auto: the default cnn)",
     )
     parser.add_argument("--updates", type=int, default=5, help="PPO updates per timed call")
@@ -389,8 +392,7 @@ def bonus_steps_per_s(
     the host (ONI's labels) — so host-side costs are counted too.
     """
     bonus_obj, ppo = (runner_for or _ppo_for)(task, bonus, num_envs)
-    # On the host, as explore.train holds it between chunks (no weak types left to recompile for).
-    state = jax.device_get(ppo.init_seeds(jax.random.split(jax.random.PRNGKey(0), seeds)))
+    state = ppo.init_seeds(jax.random.split(jax.random.PRNGKey(0), seeds))
     chunk = run_seeds(lambda s: ppo.run(s, updates), seeds)
     has_sync = hasattr(bonus_obj, "sync")
 

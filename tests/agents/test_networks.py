@@ -46,7 +46,7 @@ def test_network_parameters_keep_flax_dense_names():
 def test_pooled_grid_encoder_is_rl_starter_shape():
     """network=cnn_pooled: 2×2 conv 16 → 2×2 max-pool → 2×2 conv 32 → 2×2 conv 64 (1×1 on a
     7×7 view) → dense; the pool keeps each 2×2 block's maximum; cnn keeps its two layers."""
-    from agents.networks import GridEncoder, _max_pool_2x2
+    from agents.networks import _max_pool_2x2, grid_encoder
 
     x = jnp.arange(2 * 5 * 5 * 3, dtype=jnp.float32).reshape(2, 5, 5, 3)
     pooled = _max_pool_2x2(x)
@@ -55,12 +55,12 @@ def test_pooled_grid_encoder_is_rl_starter_shape():
 
     obs = jax.random.randint(jax.random.PRNGKey(0), (4, 7, 7, 3), 0, 11)
     shapes = {}
-    for pooled_flag in (False, True):
-        params = GridEncoder(32, pooled=pooled_flag).init(jax.random.PRNGKey(1), obs)
+    for network in ("cnn", "cnn_pooled"):
+        params = grid_encoder(network, 32).init(jax.random.PRNGKey(1), obs)
         kernels = {k: v["kernel"].shape for k, v in params["params"].items() if "kernel" in v}
-        shapes[pooled_flag] = kernels
-    assert shapes[False] == {"Dense_0": (48, 16), "Dense_1": (64, 32), "Dense_2": (800, 32)}
-    assert shapes[True] == {
+        shapes[network] = kernels
+    assert shapes["cnn"] == {"Dense_0": (48, 16), "Dense_1": (64, 32), "Dense_2": (800, 32)}
+    assert shapes["cnn_pooled"] == {
         "Dense_0": (48, 16),
         "Dense_1": (64, 32),
         "Dense_2": (128, 64),
