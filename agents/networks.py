@@ -81,13 +81,112 @@ def _max_pool_2x2(x: jax.Array) -> jax.Array:
     return x.reshape(*lead, h // 2, 2, w // 2, 2, c).max(axis=(-4, -2))
 
 
+def _affine(x: jax.Array, kernel: jax.Array, bias: jax.Array) -> jax.Array:
+    """``x @ kernel + bias`` on the last axis, computed on a 2-D view (as :class:`Dense`)."""
+    flat = x.reshape(-1, x.shape[-1]) @ kernel + bias
+    return flat.reshape(*x.shape[:-1], kernel.shape[1])
+
+
+def _grid_features_batch_major(pooled: bool, params: tuple, ids: jax.Array) -> jax.Array:
+    """GridEncoder's function on ``[B, H, W, C]`` ids, activations laid out ``[B, H, W, ch]``.
+
+    ``params`` is ``(embedding, convs, (kernel, bias))``: the embedding table, the 2×2
+    convolutions' ``(kernel, bias)`` pairs and the final dense layer.
+    """
+    table, convs, (kernel, bias) = params
+    channels = ids.shape[-1]
+    categories = table.shape[0] // channels
+    # One embedding table shared by channels, offset so channels don't collide.
+    x = jnp.take(table, ids + jnp.arange(channels) * categories, axis=0)
+    x = x.reshape(*x.shape[:-2], -1)  # [B, H, W, C * embed]: a cell's channels in (c, e) order
+    for i, (k, b) in enumerate(convs):
+        x = nn.relu(_affine(_patches_2x2(x), k, b))
+        if i == 0 and pooled:
+            x = _max_pool_2x2(x)
+    x = x.reshape(x.shape[0], -1)  # flattened in (h, w, channel) order
+    return nn.relu(_affine(x, kernel, bias))
+
+
+def _grid_features_batch_minor(pooled: bool, params: tuple, ids: jax.Array) -> jax.Array:
+    """The same function as :func:`_grid_features_batch_major` (same parameters, equal up to
+    float rounding), with activations laid out ``[ch, H, W, B]``, the batch innermost.
+
+    In this layout a 2×2 patch is four shifted slices copied in runs of ``B`` floats (instead
+    of runs of a cell's few channels), and every weight gradient is a matmul whose operands
+    are both contiguous along the batch. Measured on 512-view minibatches, one core: the
+    encoder's forward + backward 7.3 → 5.5 ms; its forward alone is a little slower (2.0 vs
+    2.1 ms, 0.07 vs 0.16 ms on 16 views), hence only the gradient uses it
+    (:func:`_grid_features`).
+    """
+    table, convs, (kernel, bias) = params
+    batch, h, w, channels = ids.shape
+    categories, embed = table.shape[0] // channels, table.shape[1]
+    idx = (
+        jnp.transpose(ids, (3, 1, 2, 0)) + (jnp.arange(channels) * categories)[:, None, None, None]
+    )
+    x = jnp.take(table.T, idx, axis=1)  # [embed, C, H, W, B]: a cell's channels in (e, c) order
+    x = x.reshape(embed * channels, h, w, batch)
+    if not convs:  # back to the batch-major (c, e) channel order the final layer's rows use
+        x = x.reshape(embed, channels, h, w, batch).swapaxes(0, 1).reshape(-1, h, w, batch)
+    for i, (k, b) in enumerate(convs):
+        if i == 0:  # the kernel's rows for the (e, c) order of this layout's embedding
+            k = k.reshape(4, channels, embed, -1).swapaxes(1, 2).reshape(k.shape)
+        patches = jnp.concatenate([x[:, :-1, :-1], x[:, :-1, 1:], x[:, 1:, :-1], x[:, 1:, 1:]])
+        out = k.T @ patches.reshape(patches.shape[0], -1) + b[:, None]
+        x = nn.relu(out.reshape(k.shape[1], *patches.shape[1:]))
+        if i == 0 and pooled:
+            ch, hh, ww, _ = x.shape
+            x = x[:, : hh // 2 * 2, : ww // 2 * 2]
+            x = x.reshape(ch, hh // 2, 2, ww // 2, 2, batch).max(axis=(2, 4))
+    ch, hh, ww, _ = x.shape
+    # The final layer's rows follow the batch-major (h, w, channel) flattening; here (channel, h, w).
+    kernel = kernel.reshape(hh, ww, ch, -1).transpose(2, 0, 1, 3).reshape(kernel.shape)
+    return nn.relu(kernel.T @ x.reshape(-1, batch) + bias[:, None]).T
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _grid_features(pooled: bool, params: tuple, ids: jax.Array) -> jax.Array:
+    """GridEncoder's layers: batch-major when only evaluated (acting, bootstrap values),
+    batch-minor when differentiated (PPO's minibatches), where that layout is faster."""
+    return _grid_features_batch_major(pooled, params, ids)
+
+
+def _grid_features_fwd(pooled: bool, params: tuple, ids: jax.Array):
+    return jax.vjp(lambda p: _grid_features_batch_minor(pooled, p, ids), params)
+
+
+def _grid_features_bwd(pooled: bool, pullback, cotangent: jax.Array):
+    (grads,) = pullback(cotangent)
+    return grads, None  # the ids are integers: no cotangent
+
+
+_grid_features.defvjp(_grid_features_fwd, _grid_features_bwd)
+
+
+class _DenseParams(nn.Module):
+    """A :func:`_dense` layer's parameters only (same names, shapes, initial values), for
+    layers computed outside of flax (:class:`GridEncoder`)."""
+
+    features: int
+
+    @nn.compact
+    def __call__(self, in_features: int) -> tuple[jax.Array, jax.Array]:
+        # Created in nn.Dense's order (kernel, then bias) so the initial values match it.
+        kernel = self.param("kernel", orthogonal(np.sqrt(2)), (in_features, self.features))
+        bias = self.param("bias", nn.initializers.constant(0.0), (self.features,))
+        return kernel, bias
+
+
 class GridEncoder(nn.Module):
     """Small CNN for ``[7, 7, 3]`` MiniGrid observations (after the rl-starter-files one).
 
     Each channel is embedded (object, colour and state ids are categories, not magnitudes),
     then 2×2 convolutions and a dense layer. The convolutions are written as patch
-    extraction + a dense layer: the same function, but XLA's CPU convolution gradients run
+    extraction + a matmul: the same function, but XLA's CPU convolution gradients run
     about 25× slower inside ``lax.scan`` (where PPO's minibatch loop lives) than matmuls.
+    The layers are computed in one of two layouts (:func:`_grid_features`); the parameters
+    keep the names, shapes and initial values of ``nn.Embed`` / ``nn.Dense`` layers
+    (``Embed_0``, ``Dense_<i>``), so checkpoints from before still load.
 
     ``pooled`` adds a 2×2 max-pool after the first convolution. The two shapes PPO and IPPO
     offer are in :data:`GRID_NETWORKS`. ``cnn`` (the default): two convolutions of 16 and 32
@@ -106,19 +205,23 @@ class GridEncoder(nn.Module):
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        ids = obs.astype(jnp.int32)
-        # One embedding table shared by channels, offset so channels don't collide.
-        offsets = jnp.arange(ids.shape[-1]) * self.num_categories
-        x = nn.Embed(self.num_categories * ids.shape[-1], self.embed)(ids + offsets)
-        x = x.reshape(*x.shape[:-2], -1)  # [..., H, W, 3 * 8]
-        for i, width in enumerate(self.channels):
-            if i == 1 and self.pooled:
-                x = _max_pool_2x2(x)
-            if min(x.shape[-3:-1]) < 2:  # a view too small for another 2×2 layer
+        *lead, h, w, c = obs.shape
+        table = nn.Embed(self.num_categories * c, self.embed, name="Embed_0").embedding
+        convs = []
+        width = c * self.embed
+        # The max-pool follows the first convolution (rl-starter-files' shape).
+        pooled = self.pooled and len(self.channels) > 1
+        for i, out in enumerate(self.channels):
+            if min(h, w) < 2:  # a view too small for another 2×2 layer
                 break
-            x = nn.relu(_dense(width)(_patches_2x2(x)))
-        x = x.reshape(*x.shape[:-3], -1)
-        return nn.relu(_dense(self.features)(x))
+            convs.append(_DenseParams(out, name=f"Dense_{i}")(4 * width))
+            h, w, width = h - 1, w - 1, out
+            if i == 0 and pooled:
+                h, w = h // 2, w // 2
+        final = _DenseParams(self.features, name=f"Dense_{len(convs)}")(h * w * width)
+        ids = obs.astype(jnp.int32).reshape(-1, *obs.shape[-3:])
+        features = _grid_features(pooled, (table, tuple(convs), final), ids)
+        return features.reshape(*lead, self.features)
 
 
 # ``ppo.network`` / ``ippo.network`` names of the grid encoders → GridEncoder settings.

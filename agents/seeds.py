@@ -1,8 +1,7 @@
 """Running many seeds of one agent in one compiled program.
 
-On the CPU every seed runs its own unbatched program: the seeds are split across the CPU
-devices (one per core, see :func:`configure_cpu_devices`) and each device runs its share
-one seed after another (``lax.map``). On an accelerator the seeds are ``jax.vmap``-ed.
+On the CPU every seed runs its own unbatched program: the seeds are split across JAX CPU
+devices (about one per core, see :func:`configure_cpu_devices` and :func:`seed_devices`) and each device runs its share one seed after another (``lax.map``). On an accelerator the seeds are ``jax.vmap``-ed.
 
 Why not ``vmap`` on the CPU: a vmapped seed axis turns every dense layer into a batched
 matmul (``dot_general`` with a batch dimension), which misses XLA's fast CPU matmul path, and
@@ -37,31 +36,73 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def configure_cpu_devices(count: int | None = None) -> int | None:
-    """Expose one JAX CPU device per usable core, so seeds can run on all of them at once.
+# The cores configure_cpu_devices sized the devices for (None: it did not run).
+_configured_cores: int | None = None
 
-    Must run before JAX's first operation in the process (JAX sizes its CPU client once).
-    Leaves things as they are, and returns None, when the user chose a count
-    (``JAX_NUM_CPU_DEVICES``, or ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``)
-    or when JAX is already initialised (e.g. inside a test process); otherwise returns the
-    count set.
+
+def configure_cpu_devices(cores: int | None = None, seeds: int | None = None) -> int | None:
+    """Expose as many JAX CPU devices as ``seeds`` seeds finish soonest on (default: one per
+    core), so the seeds run on every core at once.
+
+    The count is :func:`device_count_for`: 5 seeds on 2 cores get 3 devices (2 + 2 + 1
+    seeds sharing the cores) rather than 2 (3 + 2: one core idles while the last seed runs).
+    Devices are not made spare: XLA's CPU runtime slows a program as devices are added even
+    when they stay idle (one PPO+RND seed: 99.6 ms per update with 1 device, 113.8 with 4,
+    148.7 with 8; docs/performance.md, session 13).
+
+    Must run before JAX's first operation in the process (JAX sizes its CPU client once); it
+    may run again until then, e.g. once a command knows its seeds. Leaves things as they are,
+    and returns None, when the user chose a count (``JAX_NUM_CPU_DEVICES``, or
+    ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``) or when JAX is already
+    initialised (e.g. inside a test process); otherwise returns the device count set.
+    ``cores``: the cores this process may use (default: all usable ones, or those of an
+    earlier call).
     """
+    global _configured_cores
     if "JAX_NUM_CPU_DEVICES" in os.environ:
         return None
     if "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
         return None
-    count = count or usable_cores()
+    cores = cores or _configured_cores or usable_cores()
+    count = device_count_for(seeds, cores) if seeds else cores
     try:
         jax.config.update("jax_num_cpu_devices", count)
     except RuntimeError:  # backends already initialised: keep what this process has
         return None
+    _configured_cores = cores
     return count
 
 
+def device_count_for(num_seeds: int, cores: int, most: int | None = None) -> int:
+    """The fewest devices (at most ``most``) on which ``num_seeds`` seeds finish soonest
+    (:func:`makespan`) on ``cores`` cores."""
+    most = max(1, min(num_seeds, most or num_seeds))
+    return min(range(1, most + 1), key=lambda d: (round(makespan(num_seeds, d, cores), 9), d))
+
+
+def makespan(num_seeds: int, devices: int, cores: int) -> float:
+    """Time, in one seed's time on a free core, for ``num_seeds`` seeds dealt to ``devices``
+    devices as :func:`run_seeds` deals them (blocks of ``ceil(num_seeds / devices)``), each
+    device running its block one seed after another, the devices sharing ``cores`` cores
+    evenly."""
+    per_device = -(-num_seeds // devices)
+    left = [float(min(per_device, max(0, num_seeds - i * per_device))) for i in range(devices)]
+    left = [x for x in left if x > 0]
+    elapsed = 0.0
+    while left:
+        speed = min(1.0, cores / len(left))
+        step = min(left) / speed
+        elapsed += step
+        left = [x - step * speed for x in left if x - step * speed > 1e-9]
+    return elapsed
+
+
 def seed_devices(num_seeds: int) -> list[Any]:
-    """The devices ``num_seeds`` seeds are spread over: CPU devices up to the seed count."""
+    """The CPU devices ``num_seeds`` seeds are spread over: the fewest that finish soonest
+    (:func:`device_count_for`) on the cores the devices were made for."""
     devices = jax.local_devices()
-    return devices[: max(1, min(len(devices), num_seeds))]
+    cores = min(_configured_cores or usable_cores(), len(devices))
+    return devices[: device_count_for(num_seeds, cores, len(devices))]
 
 
 def run_seeds(

@@ -1,7 +1,8 @@
 """``explore.train``: run one config for several seeds in one compiled program.
 
-On the CPU the seeds are spread over one JAX device per core and each runs its own unbatched
-program (``agents.seeds.run_seeds``); on an accelerator they are vmapped.
+On the CPU the seeds are spread over JAX CPU devices (sized for the seeds and the cores)
+and each runs its own unbatched program (``agents.seeds.run_seeds``); on an accelerator
+they are vmapped.
 
 The jitted unit is a *chunk* of ``log_every`` PPO updates for all seeds at once; between
 chunks this thin Python loop logs metrics, writes checkpoints, draws the progress bar and

@@ -75,6 +75,7 @@ class GridWorld(Environment):
         noisy_tv: bool = False,
         sticky_actions: float = 0.0,
         see_through_walls: bool = False,
+        fully_observable: bool = False,
         view_size: int = 7,
         tv_size: int = 3,
         env_seed: int = 0,
@@ -90,6 +91,8 @@ class GridWorld(Environment):
             raise ValueError(
                 f"sticky_actions must be a probability in [0, 1], got {sticky_actions!r}"
             )
+        if not isinstance(fully_observable, bool | np.bool_):
+            raise ValueError(f"fully_observable must be true or false, got {fully_observable!r}")
         if view_size < 3 or view_size % 2 == 0:
             raise ValueError(f"view_size must be odd and ≥ 3, got {view_size!r}")
         if not 1 <= tv_size <= view_size:
@@ -102,6 +105,7 @@ class GridWorld(Environment):
         self.noisy_tv = bool(noisy_tv)
         self.sticky_actions = float(sticky_actions)
         self.see_through_walls = bool(see_through_walls)
+        self.fully_observable = bool(fully_observable)
         self.view_size = view_size
         self.tv_size = tv_size
         self.env_seed = env_seed
@@ -169,9 +173,13 @@ class GridWorld(Environment):
         return Layout(grids, params.pool_agent_pos, params.pool_agent_dir, params.pool_target)
 
     def observation_space(self, params: EnvParams | None = None) -> Box:
-        high = np.array([O.NUM_OBJECTS - 1, O.NUM_COLOURS - 1, O.NUM_STATES - 1], np.uint8)
-        high = np.broadcast_to(high, (self.view_size, self.view_size, 3))
-        return Box(0, high, (self.view_size, self.view_size, 3), jnp.uint8)
+        if self.fully_observable:  # the whole grid; the agent's cell holds its direction (0-3)
+            shape = (self.task.height, self.task.width, 3)
+            high = np.array([O.NUM_OBJECTS - 1, O.NUM_COLOURS - 1, 3], np.uint8)
+        else:
+            shape = (self.view_size, self.view_size, 3)
+            high = np.array([O.NUM_OBJECTS - 1, O.NUM_COLOURS - 1, O.NUM_STATES - 1], np.uint8)
+        return Box(0, np.broadcast_to(high, shape), shape, jnp.uint8)
 
     def action_space(self, params: EnvParams | None = None) -> Discrete:
         return Discrete(8 if self.noisy_tv else 7)
@@ -347,7 +355,12 @@ class GridWorld(Environment):
 
     # --- observation ------------------------------------------------------------------
     def observe(self, state: GridState, key: jax.Array) -> jax.Array:
-        """The egocentric ``view × view × 3`` uint8 image of ``state``."""
+        """The egocentric ``view × view × 3`` uint8 image of ``state`` (MiniGrid's view), or
+        with ``fully_observable`` the whole ``height × width × 3`` grid (MiniGrid's
+        ``FullyObsWrapper``: the agent's cell shows (agent, red, direction))."""
+        if self.fully_observable:
+            obs = self._full_grid(state)
+            return self._tv_noise(obs, state.tv_on, key) if self.noisy_tv else obs
         v = self.view_size
         index = self._flat_index(state.agent_pos) + self._view_offsets[state.agent_dir]
         codes = state.grid[index]
@@ -360,6 +373,19 @@ class GridWorld(Environment):
         if self.noisy_tv:
             obs = self._tv_noise(obs, state.tv_on, key)
         return obs
+
+    def _full_grid(self, state: GridState) -> jax.Array:
+        h, w = self.padded_shape
+        p = self.pad
+        obs = self._tables["obs"][state.grid.reshape(h, w)[p : h - p, p : w - p]]
+        agent = jnp.stack(
+            [
+                jnp.uint8(O.OBJ["agent"]),
+                jnp.uint8(O.COLOUR["red"]),
+                state.agent_dir.astype(jnp.uint8),
+            ]
+        )
+        return obs.at[state.agent_pos[0], state.agent_pos[1]].set(agent)
 
     def _visibility(self, transparent: jax.Array) -> jax.Array:
         """MiniGrid's ``Grid.process_vis`` on the agent-aligned view, as row bitmasks.

@@ -15,10 +15,12 @@ Peers, each through its own auto-reset path:
 * navix 0.7.4: auto-resets inside ``step``; its default observation (``symbolic``, the
   whole grid), no occlusion.
 
-Our default observation follows MiniGrid (walls and closed doors occlude the view); the
-``see_through_walls=True`` column is the like-for-like comparison with the peers. A peer
-that has no such task (xminigrid has neither MultiRoom nor KeyCorridor, navix has no
-MultiRoom) is left out of that row.
+Our default observation follows MiniGrid (walls and closed doors occlude the view). Two
+more columns are the like-for-like comparisons: ``see_through_walls=True`` (the egocentric
+view without occlusion, as xminigrid's) and ``fully_observable=True`` (the whole grid, as
+navix's default ``symbolic`` observation and MiniGrid's ``FullyObsWrapper``). A peer that
+has no such task (xminigrid has neither MultiRoom nor KeyCorridor, navix has no MultiRoom)
+is left out of that row.
 """
 
 from __future__ import annotations
@@ -193,6 +195,7 @@ def run(args: argparse.Namespace) -> list[dict]:
 
             measure("ours", ours(task, batch, args.steps))
             measure("ours (see-through)", ours(task, batch, args.steps, see_through_walls=True))
+            measure("ours (full grid)", ours(task, batch, args.steps, fully_observable=True))
             if not args.no_peers:
                 for (label, factory), peer_name in zip(PEERS.items(), TASKS[task], strict=True):
                     if peer_name is None:
@@ -210,6 +213,10 @@ def run(args: argparse.Namespace) -> list[dict]:
                     xm = measured["xminigrid"][i]
                     row[f"ours / xminigrid{unit}"] = measured["ours"][i] / xm
                     row[f"see-through / xminigrid{unit}"] = measured["ours (see-through)"][i] / xm
+                if "navix" in measured:  # both observe the whole grid
+                    row[f"full grid / navix{unit}"] = (
+                        measured["ours (full grid)"][i] / measured["navix"][i]
+                    )
                 peers = [measured[p][i] for p in PEERS if p in measured]
                 if peers:
                     row[f"ours / faster peer{unit}"] = measured["ours"][i] / max(peers)

@@ -15,6 +15,6 @@ COMMAND_MODULES = [
     "explore.commands.demo",
 ]
 
-# Sub-commands that train agents: before they start, JAX is given one CPU device per core so
-# seeds run side by side (agents.seeds). The others never import JAX for this.
+# Sub-commands that train agents: before they start, JAX is given CPU devices (one per core,
+# re-sized by each command once it knows its seeds) so seeds run side by side (agents.seeds). The others never import JAX for this.
 TRAINING_COMMANDS = {"train", "sweep", "bench", "demo"}

@@ -54,6 +54,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from agents.seeds import configure_cpu_devices
+
+    # Devices for the seeds a suite runs in one program (--seeds); one for the suites that
+    # time one program at a time (envs, mo, sb3, ...): idle devices slow a program down.
+    configure_cpu_devices(seeds=getattr(args, "seeds", None) or 1)
     rows = args.module.run(args)
     print_rows(rows)
     if args.json:

@@ -48,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
     console = Console(soft_wrap=True)  # long run names and errors stay on one line
     out = Path(args.out)
     spec = load_spec(args.spec)
+    from agents.seeds import configure_cpu_devices
+
+    configure_cpu_devices(seeds=len(spec.seeds))  # before JAX starts (the picture below)
     points = expand(spec)
     check_points(points, where=f"{args.spec}: ")
     out.mkdir(parents=True, exist_ok=True)

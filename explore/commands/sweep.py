@@ -108,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     points = expand(spec)
     check_points(points, where=f"{args.spec}: ")
+    from agents.seeds import configure_cpu_devices
+
+    # Before JAX starts: devices for one task's seeds (inline runs; pool workers size theirs).
+    configure_cpu_devices(seeds=min(len(spec.seeds), args.seeds_per_task or len(spec.seeds)))
     sweep_dir = Path(args.dir) if args.dir else Path(args.out) / spec.name
     launcher = resolve_launcher(points, args.launcher or spec.launcher)
     workers = args.workers or default_workers()

@@ -80,7 +80,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train an agent (PPO + intrinsic reward) for one or more seeds",
-        description="Train one config; all seeds run in one compiled program (one CPU device per core). "
+        description="Train one config; all seeds run in one compiled program (on the CPU spread over every core). "
         "Completed runs are skipped and interrupted ones resume from their checkpoints.",
         epilog=_fields_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -114,6 +114,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             overrides.append(item)
     seeds = parse_seeds(seeds_text)
+    from agents.seeds import configure_cpu_devices
+
+    configure_cpu_devices(seeds=len(seeds))  # before JAX starts: devices for these seeds
     cfg = load_config(args.config, overrides)
     from agents.configs import AGENTS
 

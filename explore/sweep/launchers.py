@@ -227,7 +227,8 @@ def _pool_child(
     _worker_setup(threads, cpus, cache_dir)
     from agents.seeds import configure_cpu_devices
 
-    configure_cpu_devices(threads)  # a device per core of this worker's share, not the machine's
+    # Devices for this task's seeds on this worker's share of the cores, not the machine's.
+    configure_cpu_devices(threads, seeds=len(payload["seeds"]))
     use_compile_cache(cache_dir)
     try:
         execute_task(payload, out)

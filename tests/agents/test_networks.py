@@ -6,6 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from agents.networks import ActorCritic, Dense
 
@@ -70,3 +71,64 @@ def test_pooled_grid_encoder_is_rl_starter_shape():
     params = net.init(jax.random.PRNGKey(2), jnp.zeros((4, 1)), obs[None], jnp.ones((1, 4), bool))
     _, logits, v_ext, _ = net.apply(params, jnp.zeros((4, 1)), obs[None], jnp.ones((1, 4), bool))
     assert logits.shape == (1, 4, 7) and v_ext.shape == (1, 4)
+
+
+class _FlaxLayersGridEncoder(nn.Module):
+    """The grid encoder as written with flax's own layers (nn.Embed, Dense) before it was
+    computed in two layouts: the definition GridEncoder must keep."""
+
+    features: int
+    channels: tuple[int, ...]
+    pooled: bool = False
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        from agents.networks import _dense, _max_pool_2x2, _patches_2x2
+
+        ids = obs.astype(jnp.int32)
+        x = nn.Embed(16 * ids.shape[-1], 4)(ids + jnp.arange(ids.shape[-1]) * 16)
+        x = x.reshape(*x.shape[:-2], -1)
+        for i, width in enumerate(self.channels):
+            if i == 1 and self.pooled:
+                x = _max_pool_2x2(x)
+            if min(x.shape[-3:-1]) < 2:
+                break
+            x = nn.relu(_dense(width)(_patches_2x2(x)))
+        x = x.reshape(*x.shape[:-3], -1)
+        return nn.relu(_dense(self.features)(x))
+
+
+@pytest.mark.parametrize(
+    ("network", "view", "channels"),
+    [("cnn", 7, 3), ("cnn_pooled", 7, 3), ("cnn", 5, 4), ("cnn_pooled", 3, 3), ("cnn", 1, 3)],
+)
+def test_grid_encoder_layouts_compute_the_flax_layers_function(network, view, channels):
+    """Both layouts are the function of the flax-layer definition: same parameter tree and
+    initial values; forward (batch-major) and gradient (batch-minor) equal up to rounding.
+    Views: MiniGrid's 7×7×3, a 5×5 view with IPPO's agent-id channel, a 3×3 view the pooled
+    net pools to 1×1, a 1×1 view with no convolution at all."""
+    from agents.networks import GRID_NETWORKS, grid_encoder
+
+    obs = jax.random.randint(jax.random.PRNGKey(0), (2, 6, view, view, channels), 0, 11)
+    ours = grid_encoder(network, 32)
+    reference = _FlaxLayersGridEncoder(32, **GRID_NETWORKS[network])
+    params = ours.init(jax.random.PRNGKey(1), obs)
+    reference_params = reference.init(jax.random.PRNGKey(1), obs)
+    assert jax.tree.structure(params) == jax.tree.structure(reference_params)
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(reference_params), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    out = ours.apply(params, obs)
+    assert out.shape == (2, 6, 32)
+    np.testing.assert_allclose(out, reference.apply(params, obs), rtol=1e-5, atol=1e-6)
+
+    def loss(module):
+        return lambda p: (jnp.tanh(module.apply(p, obs)) * jnp.arange(32)).sum()
+
+    value, grads = jax.value_and_grad(loss(ours))(params)
+    ref_value, ref_grads = jax.value_and_grad(loss(reference))(params)
+    np.testing.assert_allclose(value, ref_value, rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads), strict=True):
+        # Sums of thousands of terms in another order: rounding relative to the leaf's scale.
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * float(jnp.abs(b).max()))
+    assert any(float(jnp.abs(g).max()) > 0 for g in jax.tree.leaves(grads))

@@ -394,6 +394,33 @@ def test_observations_and_moves_match_minigrid(name):
     assert occluded > 0, "some views were occluded by walls or doors"
 
 
+def test_fully_observable_grid_matches_minigrid_fully_obs_wrapper():
+    """fully_observable=True: the whole grid as MiniGrid's FullyObsWrapper encodes it (the
+    agent's cell shows agent, red, direction), step for step, in the observation space."""
+    from minigrid.wrappers import FullyObsWrapper
+
+    env, params = envs.make("DoorKey-8x8", fully_observable=True)
+    space = env.observation_space(params)
+    assert space.shape == (8, 8, 3)
+    mg = Blank(env.task.width, env.task.height)
+    mg.reset(seed=0)
+    wrapper = FullyObsWrapper(mg)
+    step, reset = jax.jit(env.step_env), jax.jit(env.reset)
+    rng = np.random.default_rng(1)
+    obs, state = reset(jax.random.PRNGKey(0))
+    load(mg, env, state)
+    directions = set()
+    for t in range(40):
+        expected = wrapper.observation(mg.gen_obs())["image"].transpose(1, 0, 2)
+        np.testing.assert_array_equal(np.asarray(obs), expected, err_msg=f"t {t}")
+        assert space.contains(np.asarray(obs))
+        directions.add(int(state.agent_dir))
+        action = int(rng.choice(3))  # turns and forward: the agent's cell and direction move
+        obs, state, *_ = step(jax.random.PRNGKey(t), state, action, params)
+        mg.step(action)
+    assert len(directions) > 1
+
+
 # --- errors ------------------------------------------------------------------------------
 def test_unknown_name_names_close_matches():
     with pytest.raises(KeyError, match="DoorKey-8x8"):
@@ -418,6 +445,7 @@ def test_unknown_name_names_close_matches():
         (lambda: envs.make("DoorKey-5x5", sticky_actions=1.5), "sticky_actions"),
         (lambda: envs.make("DoorKey-5x5", sticky_actions=-0.1), "sticky_actions"),
         (lambda: envs.make("DoorKey-5x5", noisy_tv="yes"), "noisy_tv"),
+        (lambda: envs.make("DoorKey-5x5", fully_observable="yes"), "fully_observable"),
         (lambda: envs.make("DoorKey-5x5", noisy_tv=1), "noisy_tv"),
     ],
 )

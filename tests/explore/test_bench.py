@@ -38,17 +38,21 @@ def _result_moves_with_observation(build, patch, obs_size: int) -> None:
     assert after - before == (STEPS + 1) * BATCH * obs_size
 
 
-@pytest.mark.parametrize("see_through", [False, True])
-def test_ours_consumes_observations(monkeypatch, see_through):
+@pytest.mark.parametrize(
+    ("view", "obs_size"),
+    [("occluded", 7 * 7 * 3), ("see_through_walls", 7 * 7 * 3), ("fully_observable", 8 * 8 * 3)],
+)
+def test_ours_consumes_observations(monkeypatch, view, obs_size):
     from envs.gridworld.env import GridWorld
 
     def build():
-        return bench_envs.ours("DoorKey-8x8", BATCH, STEPS, see_through_walls=see_through)
+        options = {} if view == "occluded" else {view: True}
+        return bench_envs.ours("DoorKey-8x8", BATCH, STEPS, **options)
 
     def patch():
         monkeypatch.setattr(GridWorld, "observe", _shift_by_one(GridWorld.observe))
 
-    _result_moves_with_observation(build, patch, 7 * 7 * 3)
+    _result_moves_with_observation(build, patch, obs_size)
 
 
 def test_xminigrid_consumes_observations(monkeypatch):

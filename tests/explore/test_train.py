@@ -9,6 +9,9 @@ on the two CPU devices the test session has (tests/conftest.py), in-process and 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -16,7 +19,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from agents.seeds import configure_cpu_devices, run_seeds, seed_devices
+from agents.seeds import (
+    configure_cpu_devices,
+    device_count_for,
+    makespan,
+    run_seeds,
+    seed_devices,
+)
 from explore.cli import main
 from explore.config import build_config, load_config, parse_seeds
 from explore.train import build, train
@@ -265,3 +274,31 @@ def test_configure_cpu_devices_leaves_a_started_jax_alone():
     jax.devices()  # the backend is up: the device count can no longer change
     assert configure_cpu_devices(4) is None
     assert jax.device_count() == 2
+
+
+def test_device_count_is_the_fewest_that_finish_the_seeds_soonest():
+    """An uneven split leaves a core idle: 5 seeds on 2 cores finish in 3 seed-times on 2
+    devices (3 + 2 in turn), in 2.5 on 3 (2 + 2 + 1 sharing the cores); an even split needs
+    no more devices than cores, and one seed gets one device."""
+    assert makespan(5, 2, cores=2) == 3.0 and makespan(5, 3, cores=2) == 2.5
+    assert makespan(4, 4, cores=2) == makespan(4, 2, cores=2) == 2.0
+    assert makespan(7, 1, cores=2) == 7.0
+    expected = {1: 1, 2: 2, 3: 3, 4: 2, 5: 3, 6: 2, 7: 3, 8: 2, 10: 2}
+    assert {n: device_count_for(n, cores=2) for n in expected} == expected
+    assert device_count_for(5, cores=2, most=2) == 2  # never more devices than there are
+    for n in range(1, 13):  # the choice is never slower than one device per core
+        chosen = makespan(n, device_count_for(n, cores=4), cores=4)
+        assert chosen <= makespan(n, min(n, 4), cores=4) and chosen >= n / 4
+
+
+def test_configure_cpu_devices_sizes_the_devices_for_the_seeds():
+    """In a fresh process (JAX not started, no user count): 5 seeds on 2 cores get 3 devices."""
+    env = {k: v for k, v in os.environ.items() if k != "JAX_NUM_CPU_DEVICES"}
+    code = (
+        "from agents.seeds import configure_cpu_devices, seed_devices; import jax; "
+        "print(configure_cpu_devices(2, seeds=5), jax.device_count(), len(seed_devices(5)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["3", "3", "3"]
