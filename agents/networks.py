@@ -139,7 +139,8 @@ def _grid_features_batch_minor(pooled: bool, params: tuple, ids: jax.Array) -> j
             x = x[:, : hh // 2 * 2, : ww // 2 * 2]
             x = x.reshape(ch, hh // 2, 2, ww // 2, 2, batch).max(axis=(2, 4))
     ch, hh, ww, _ = x.shape
-    # The final layer's rows follow the batch-major (h, w, channel) flattening; here (channel, h, w).
+    # The final layer's rows follow the batch-major (h, w, channel) flattening; here it is
+    # (channel, h, w).
     kernel = kernel.reshape(hh, ww, ch, -1).transpose(2, 0, 1, 3).reshape(kernel.shape)
     return nn.relu(kernel.T @ x.reshape(-1, batch) + bias[:, None]).T
 

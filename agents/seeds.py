@@ -1,7 +1,9 @@
 """Running many seeds of one agent in one compiled program.
 
 On the CPU every seed runs its own unbatched program: the seeds are split across JAX CPU
-devices (about one per core, see :func:`configure_cpu_devices` and :func:`seed_devices`) and each device runs its share one seed after another (``lax.map``). On an accelerator the seeds are ``jax.vmap``-ed.
+devices (about one per core, see :func:`configure_cpu_devices` and :func:`seed_devices`)
+and each device runs its share one seed after another (``lax.map``). On an accelerator the
+seeds are ``jax.vmap``-ed.
 
 Why not ``vmap`` on the CPU: a vmapped seed axis turns every dense layer into a batched
 matmul (``dot_general`` with a batch dimension), which misses XLA's fast CPU matmul path, and

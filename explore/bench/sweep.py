@@ -1,13 +1,13 @@
-"""Sweep launchers: 8 seeds of PPO+RND on DoorKey-8x8, vmapped inline vs sequential vs pool.
+"""Sweep launchers: 8 seeds of PPO+RND on DoorKey-8x8, in one program inline vs sequential vs pool.
 
 Ways to train the same seeds of the same config, each measured in this run:
 
-* **inline** — all seeds in one vmapped compiled program (``explore sweep``'s default for
-  JAX agents).
+* **inline** — all seeds in one compiled program (``explore sweep``'s default for JAX
+  agents; on the CPU the seeds spread over the devices ``explore train`` would make).
 * **sequential** — the seeds one after another in one process, as a loop over
   ``explore.train`` does: every call traces and compiles its program again.
 * **sequential-cached** — the same loop with JAX's persistent compilation cache on, so the
-  program is compiled once and reused by the later seeds: vmapping against a loop, without
+  program is compiled once and reused by the later seeds: one program against a loop, without
   the recompilations.
 * **pool** — ``explore sweep --launcher pool --seeds-per-task 1``: one process per seed,
   ``--workers`` at a time, sharing a compilation cache.
@@ -102,6 +102,11 @@ def _measure(
         )
         queue.put({"wall": time.perf_counter() - started, "ok": result.ok})
         return
+    from agents.seeds import configure_cpu_devices
+
+    # As `explore train` would size them: devices for all the seeds inline, for one seed in
+    # the loops (this is a fresh spawned process, JAX not started).
+    configure_cpu_devices(seeds=len(seeds) if mode == "inline" else 1)
     import jax
 
     from explore.train import train
@@ -117,7 +122,7 @@ def _measure(
         runs = [run for s in seeds for run in train(cfg, [s], Path(root) / "runs", progress=False)]
     wall = time.perf_counter() - started
     times = [_train_time(r) for r in runs]
-    # Vmapped seeds share their chunks' wall time; sequential ones add up.
+    # Seeds of one program share their chunks' wall time; sequential ones add up.
     train_s = times[0][0] if mode == "inline" else sum(t for t, _ in times)
     queue.put(
         {

@@ -16,5 +16,6 @@ COMMAND_MODULES = [
 ]
 
 # Sub-commands that train agents: before they start, JAX is given CPU devices (one per core,
-# re-sized by each command once it knows its seeds) so seeds run side by side (agents.seeds). The others never import JAX for this.
+# re-sized by each command once it knows its seeds) so seeds run side by side
+# (agents.seeds). The others never import JAX for this.
 TRAINING_COMMANDS = {"train", "sweep", "bench", "demo"}

@@ -62,25 +62,50 @@ def _run(args: argparse.Namespace) -> int:
     rows = args.module.run(args)
     print_rows(rows)
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(rows, handle, indent=2)
+        from explore.runs import atomic_write_text
+
+        atomic_write_text(Path(args.json), json.dumps(rows, indent=2))
     return 0
 
 
-def print_rows(rows: list[dict]) -> None:
-    """Print benchmark rows as an aligned table."""
+def print_rows(rows: list[dict], width: int = 200) -> None:
+    """Print benchmark rows as aligned tables: one table per kind of row (rows whose fields
+    are a subset of one another's, e.g. `bench train`'s CartPole row apart from its bonus
+    rows), each transposed (a line per field, a column per row) when its fields would not fit
+    side by side in ``width``."""
     if not rows:
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(show_header=True, header_style="bold")
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    for column in columns:
-        table.add_column(column)
+    console = Console(width=width)
+    groups: list[tuple[dict[str, None], list[dict]]] = []  # (ordered fields, rows)
     for row in rows:
-        table.add_row(*[_fmt(row.get(c, "")) for c in columns])
-    Console(width=200).print(table)
+        for fields, members in groups:
+            if set(row) <= set(fields) or set(fields) <= set(row):
+                fields.update(dict.fromkeys(row))
+                members.append(row)
+                break
+        else:
+            groups.append((dict.fromkeys(row), [row]))
+    for fields, members in groups:
+        columns = list(fields)
+        cells = [[_fmt(row.get(c, "")) for c in columns] for row in members]
+        # Each column needs its widest cell (or header) plus rich's padding and border.
+        needed = sum(max(len(c), *(len(r[i]) for r in cells)) + 3 for i, c in enumerate(columns))
+        table = Table(show_header=True, header_style="bold")
+        if needed <= width:
+            for column in columns:
+                table.add_column(column)
+            for line in cells:
+                table.add_row(*line)
+        else:  # a column per row, headed by its first field (the task, bench, launcher, ...)
+            table.add_column(columns[0])
+            for line in cells:
+                table.add_column(line[0])
+            for i, column in enumerate(columns[1:], start=1):
+                table.add_row(column, *(line[i] for line in cells))
+        console.print(table)
 
 
 def _fmt(value) -> str:

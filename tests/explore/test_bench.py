@@ -147,3 +147,25 @@ def test_cartpole_row_labels_the_recorded_fallback(monkeypatch, tmp_path):
 def test_purejaxrl_dir_without_ppo_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="--purejaxrl"):
         bench_train.resolve_purejaxrl(str(tmp_path))
+
+
+def test_bench_tables_group_rows_by_kind_and_transpose_wide_ones(capsys):
+    """One table per kind of row (a row whose fields are a subset of another's joins it);
+    a table too wide for the terminal is printed a line per field, a column per row."""
+    from explore.commands.bench import print_rows
+
+    cartpole = {"bench": "CartPole", "ours wall s": 27.6, "peer wall s": 28.8}
+    rnd = {"bench": "DoorKey ×5", "bonus": "rnd", "cost": 1.15}
+    count = {"bench": "DoorKey ×5", "bonus": "count", "cost": 1.02}
+    no_cost = {"bench": "DoorKey ×5", "bonus": "e3b"}  # a subset of the bonus rows' fields
+    print_rows([cartpole, rnd, count, no_cost])
+    out = capsys.readouterr().out
+    assert out.count("┏") == 2  # two tables
+    header = next(line for line in out.splitlines() if "bonus" in line and "cost" in line)
+    assert "ours wall s" not in header  # the CartPole fields stay in their own table
+
+    wide = [{"task": f"Task{i}", **{f"field {j}": float(j) for j in range(30)}} for i in range(2)]
+    print_rows(wide, width=120)
+    lines = capsys.readouterr().out.splitlines()
+    assert any("Task0" in line and "Task1" in line for line in lines)  # tasks head columns
+    assert sum("field " in line for line in lines) == 30  # a line per field
