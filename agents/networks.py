@@ -172,9 +172,10 @@ class _DenseParams(nn.Module):
 
     @nn.compact
     def __call__(self, in_features: int) -> tuple[jax.Array, jax.Array]:
+        layer = _dense(self.features)  # its initialisers, declared once there
         # Created in nn.Dense's order (kernel, then bias) so the initial values match it.
-        kernel = self.param("kernel", orthogonal(np.sqrt(2)), (in_features, self.features))
-        bias = self.param("bias", nn.initializers.constant(0.0), (self.features,))
+        kernel = self.param("kernel", layer.kernel_init, (in_features, self.features))
+        bias = self.param("bias", layer.bias_init, (self.features,))
         return kernel, bias
 
 

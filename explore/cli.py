@@ -7,7 +7,7 @@ import importlib
 import sys
 
 from explore import __version__
-from explore.commands import COMMAND_MODULES, TRAINING_COMMANDS
+from explore.commands import COMMAND_MODULES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,10 +45,6 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    if args.command in TRAINING_COMMANDS:
-        from agents.seeds import configure_cpu_devices
-
-        configure_cpu_devices()
     try:
         return int(args.func(args) or 0)
     except (ValueError, KeyError, FileNotFoundError) as err:

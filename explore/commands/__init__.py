@@ -14,8 +14,3 @@ COMMAND_MODULES = [
     "explore.commands.labels",
     "explore.commands.demo",
 ]
-
-# Sub-commands that train agents: before they start, JAX is given CPU devices (one per core,
-# re-sized by each command once it knows its seeds) so seeds run side by side
-# (agents.seeds). The others never import JAX for this.
-TRAINING_COMMANDS = {"train", "sweep", "bench", "demo"}

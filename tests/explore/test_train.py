@@ -302,3 +302,19 @@ def test_configure_cpu_devices_sizes_the_devices_for_the_seeds():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["3", "3", "3"]
+
+
+def test_explore_train_fully_observable_gridworld(tmp_path):
+    """Through the console: `env.fully_observable=true` trains on the whole grid (5×5 on
+    Empty-5x5 instead of the 7×7 view) and is recorded in the run's config."""
+    from explore.runs import RunDir
+
+    args = ["train", *TINY, "env.fully_observable=true", f"out={tmp_path}", "--no-progress"]
+    assert main(args) == 0
+    [run] = tmp_path.glob("*__s0")
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["env_kwargs"] == {"fully_observable": True}
+    assert RunDir(run).is_complete()
+    env, params, _, ppo = build(build_config(config))
+    assert env.observation_space(params).shape == ppo.obs_space.shape == (5, 5, 3)
+    assert main(["train", *TINY, "env.fully_observable=maybe", f"out={tmp_path}/bad"]) == 2
