@@ -22,7 +22,8 @@ def _fields_epilog(agent: str | None = None, bonuses: bool = False) -> str:
     lines.append(f"  {'seeds':<{width}}  {'0':<12} seeds to train, in one program: 0-4 or 1,3,5")
     lines.append(f"  {'out':<{width}}  {'runs/default':<12} root folder of the run store")
     lines.append(
-        f"  {'env.<name>':<{width}}  {'':<12} any env option (contexts, noisy_tv, sticky_actions, ...)"
+        f"  {'env.<name>':<{width}}  {'':<12} any env option (contexts, noisy_tv, sticky_actions, "
+        "see_through_walls, fully_observable: the whole grid instead of the 7×7 view, ...)"
     )
     lines.append(
         f"  {'bonus.<name>':<{width}}  {'':<12} any field of the bonus (e.g. bonus.lr=1e-4)"
