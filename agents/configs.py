@@ -11,9 +11,10 @@ This module imports nothing heavy (no JAX), so the CLI can read the schema cheap
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 
 class PPOConfig(BaseModel):
@@ -118,6 +119,35 @@ class IPPOConfig(PPOConfig):
     )
 
 
+#: PPOConfig fields that only the JAX agents read: SB3's algorithms keep one value head (the
+#: intrinsic return is episodic there), build their own networks and have no GRU.
+JAX_ONLY_FIELDS = ("int_episodic", "network", "gru")
+
+
+class _SB3Fields(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict view (for configs and logs)."""
+        return self.model_dump()
+
+
+#: Settings of the SB3 agents (``sb3_ppo``, ``sb3_a2c``): PPOConfig's fields (same names,
+#: defaults and descriptions, declared there once) without :data:`JAX_ONLY_FIELDS`, so a run
+#: that sets one of those is refused instead of silently ignoring it. They share the ``ppo.*``
+#: section on the command line; agents/sb3.py maps them onto SB3's arguments.
+SB3Config: type[BaseModel] = create_model(
+    "SB3Config",
+    __base__=_SB3Fields,
+    __doc__="Stable-Baselines3 PPO / A2C settings: PPO's, without the JAX-only fields.",
+    **{
+        name: (info.annotation, info)
+        for name, info in PPOConfig.model_fields.items()
+        if name not in JAX_ONLY_FIELDS
+    },
+)
+
+
 class SameAs(NamedTuple):
     """A bonus's recommended agent setting that copies another field of the agent's section
     (e.g. ``gamma_int = SameAs("gamma_ext")``), resolved after the run's own values."""
@@ -135,7 +165,7 @@ class AgentEntry(NamedTuple):
     """
 
     section: str
-    config: type[PPOConfig]
+    config: type[BaseModel]
     runner: str | None
     help: str
 
@@ -145,8 +175,8 @@ RUN_LEVEL_FIELDS = ("total_steps",)
 
 AGENTS: dict[str, AgentEntry] = {
     "ppo": AgentEntry("ppo", PPOConfig, "agents.ppo:PPO", "PPO in JAX, seeds vmapped"),
-    "sb3_ppo": AgentEntry("ppo", PPOConfig, None, "Stable-Baselines3 PPO (Gymnasium envs)"),
-    "sb3_a2c": AgentEntry("ppo", PPOConfig, None, "Stable-Baselines3 A2C (Gymnasium envs)"),
+    "sb3_ppo": AgentEntry("ppo", SB3Config, None, "Stable-Baselines3 PPO (Gymnasium envs)"),
+    "sb3_a2c": AgentEntry("ppo", SB3Config, None, "Stable-Baselines3 A2C (Gymnasium envs)"),
     "mo_ppo": AgentEntry(
         "mo_ppo", MOPPOConfig, "agents.mo_ppo:MOPPO", "multi-objective PPO, weights vmapped"
     ),
@@ -164,11 +194,47 @@ def agent_entry(name: str) -> AgentEntry:
     return AGENTS[name]
 
 
-def sections() -> dict[str, type[PPOConfig]]:
-    """Settings section name → settings class, over every registered agent."""
-    out: dict[str, type[PPOConfig]] = {}
+def runner_class(name: str) -> type | None:
+    """The class of agent ``name`` (its module imported now), or None for an agent that runs
+    outside the JAX loop (the SB3 bridge)."""
+    entry = agent_entry(name)
+    if entry.runner is None:
+        return None
+    import importlib
+
+    module_name, _, class_name = entry.runner.partition(":")
+    return vars(importlib.import_module(module_name))[class_name]
+
+
+def refusal(reason: str, accepts: Callable[[type], bool]) -> str:
+    """An agent's one-line refusal ``reason``, followed by the registered agents whose class
+    ``accepts`` (e.g. ``lambda agent: agent.accepts(env) is None``): "(use agent=ippo)". The
+    advice comes from each agent's own declaration, not from the refusing agent."""
+    names = [name for name in AGENTS if (cls := runner_class(name)) is not None and accepts(cls)]
+    if not names:
+        return reason
+    return f"{reason} (use " + " or ".join(f"agent={name}" for name in names) + ")"
+
+
+def sections() -> dict[str, type[BaseModel]]:
+    """Settings section name → settings class, over every registered agent.
+
+    Agents may share a section while reading a subset of its fields (the SB3 agents read
+    ``ppo.*`` without PPO's JAX-only fields): the section's class is then the widest one, and
+    each agent's own class says which fields it accepts.
+    """
+    out: dict[str, type[BaseModel]] = {}
     for entry in AGENTS.values():
         known = out.setdefault(entry.section, entry.config)
-        if known is not entry.config:
+        if known is entry.config:
+            continue
+        wide, narrow = known, entry.config
+        if set(narrow.model_fields) > set(wide.model_fields):
+            wide, narrow = narrow, wide
+        if not set(narrow.model_fields) <= set(wide.model_fields) or any(
+            info.default != wide.model_fields[name].default
+            for name, info in narrow.model_fields.items()
+        ):
             raise TypeError(f"agents sharing section {entry.section!r} disagree on its class")
+        out[entry.section] = wide
     return out

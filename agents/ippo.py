@@ -1,11 +1,13 @@
-"""IPPO: independent PPO over the agents of a social env, built from :class:`agents.ppo.PPO`.
+"""IPPO: independent PPO over the agents of a multi-agent env, built from :class:`agents.ppo.PPO`.
 
-One IPPO serves every social env (``envs.social``: obs ``[N, ...]``, reward ``[N]``, action
-``[N]``, one ``terminated``/``truncated`` per episode). The agent axis is folded into PPO's
-env axis: ``E`` envs of ``N`` agents are ``E·N`` PPO "envs" (index ``env·N + agent``), so the
-rollout scan, GAE, the clipped loss, the intrinsic-reward stream, the logger, checkpoints and
-resume are PPO's own; IPPO only overrides PPO's env hooks (:meth:`_reset_envs`,
-:meth:`_step_envs`), the bonus batch and, without parameter sharing, the learning step.
+One IPPO serves every env with the multi-agent contract of :mod:`envs.core` (``env.num_agents
+≥ 2``; obs ``[N, ...]``, reward ``[N]``, action ``[N]``, one ``terminated``/``truncated`` per
+episode): the social dilemmas of ``envs.social`` and any user env that follows it. The agent
+axis is folded into PPO's env axis: ``E`` envs of ``N`` agents are ``E·N`` PPO "envs" (index
+``env·N + agent``), so the rollout scan, GAE, the clipped loss, the intrinsic-reward stream,
+the logger, checkpoints and resume are PPO's own; IPPO only overrides PPO's env hooks
+(:meth:`_reset_envs`, :meth:`_step_envs`), the bonus batch and, without parameter sharing,
+the learning step.
 
 * ``share=True`` (default): one network for every agent, with the agent's id as an input. The
   id is one more symbolic channel of the egocentric grid, embedded like every other channel by
@@ -26,7 +28,8 @@ Steps: as for PPO, a step is one agent's step. ``total_steps``, the logged ``ste
 copies, each with N agents.
 
 Logged per finished episode (beside PPO's ``episode_return``, which is here the mean
-per-agent return): ``episode_group_return`` (the sum over agents), the social outcomes of
+per-agent return), for envs that report them in ``info["social"]`` (the social dilemmas):
+``episode_group_return`` (the sum over agents), the social outcomes of
 :func:`envs.social.metrics.social_outcomes` as ``social/<name>`` (efficiency, equality,
 sustainability, peace; per-agent counters as their mean over agents and per agent as
 ``social/<name>/<i>``).
@@ -48,7 +51,6 @@ from agents.bonuses.base import Bonus, Transitions
 from agents.configs import IPPOConfig, SameAs
 from agents.networks import GRID_NETWORKS, MLPEncoder, ScannedGRU, _dense, grid_encoder
 from agents.ppo import PPO, Rollout, RunnerState
-from envs.social.base import SocialEnv
 from envs.social.metrics import PER_AGENT_METRICS, SCALAR_METRICS
 
 
@@ -192,23 +194,22 @@ class PerAgentNetwork:
 
 
 class IPPO(PPO):
-    """Independent PPO for the N agents of a social env; see the module docstring."""
+    """Independent PPO for the N agents of a multi-agent env; see the module docstring."""
 
     multi_agent = True
-    # Each agent's network reads its own slice of the folded env axis, so gathered rows
-    # would meet the wrong agent's network: evaluate every reached observation instead.
-    bootstrap_by_gather = False
 
     def __init__(self, env, env_params, bonus: Bonus | None, cfg: IPPOConfig) -> None:
-        if not isinstance(env, SocialEnv):
-            raise ValueError(
-                f"{env.name} is a single-agent env; agent=ippo trains the agents of a social "
-                "env (CleanUp, Harvest-*, Coins): train it with agent=ppo"
-            )
+        # Any env with the multi-agent contract (env.num_agents ≥ 2, PPO.accepts): checked
+        # here already, before the agent count is used.
+        reason = self.accepts(env)
+        if reason is not None:
+            from agents.configs import refusal
+
+            raise ValueError(refusal(reason, lambda agent: agent.accepts(env) is None))
         if not isinstance(cfg, IPPOConfig):
             cfg = IPPOConfig(**cfg.model_dump())
         n = env.num_agents
-        needs_cf = bool(getattr(bonus, "needs_counterfactuals", False))
+        needs_cf = bonus is not None and bonus.needs_counterfactuals
         joint = cfg.joint_action_input if cfg.joint_action_input is not None else needs_cf
         if needs_cf and not joint:
             raise ValueError(
@@ -230,11 +231,11 @@ class IPPO(PPO):
         # The settings a utility bonus needs are its own agent_defaults (agents.bonuses.social).
         overridden = [
             key
-            for key, value in getattr(bonus, "agent_defaults", {}).items()
+            for key, value in (bonus.agent_defaults if bonus is not None else {}).items()
             if getattr(cfg, key)
             != (getattr(cfg, value.field) if isinstance(value, SameAs) else value)
         ]
-        if getattr(bonus, "utility", False) and overridden:
+        if bonus is not None and bonus.utility and overridden:
             warnings.warn(
                 f"bonus {bonus.name!r} is a utility u_i = r_i + term; agents train on the "
                 f"paper's u_i only with the bonus's own settings, which this run overrode: "
@@ -246,8 +247,7 @@ class IPPO(PPO):
         super().__init__(
             env, env_params, bonus, cfg.model_copy(update={"num_envs": cfg.num_envs * n})
         )
-        if getattr(self.bonus, "social", False):
-            self.bonus.bind(n)
+        self.bonus.bind(n)  # a no-op for bonuses that do not read the agent count
         raw = self.obs_space  # one agent's observation space
         self.grid = len(raw.shape) == 3
         encoder = cfg.network if cfg.network != "auto" else ("cnn" if self.grid else "mlp")
@@ -265,6 +265,12 @@ class IPPO(PPO):
             joint_action=joint,
         )
         self.agent_network = net
+        # A shared network maps each row on its own (the agent id is in the row), so a
+        # truncated step's bootstrap value may come from gathered rows, as PPO's do. With one
+        # network per agent, each agent's network reads its own slice of the folded env
+        # axis, so gathered rows would meet the wrong agent's network: every reached
+        # observation is evaluated instead.
+        self.bootstrap_by_gather = cfg.share
         self.network = net if cfg.share else PerAgentNetwork(net, n)
         if not cfg.share:
             # Each agent's learner: PPO's _learn on that agent's T × E transitions.
@@ -313,8 +319,9 @@ class IPPO(PPO):
             "final_observation": self._pack(info["final_observation"], joint),
             "event": info["event"].reshape(-1),
             "success": jnp.repeat(info["success"], n),
-            "social": info["social"],
         }
+        if "social" in info:  # the social dilemmas' outcome metrics; other envs have none
+            folded_info["social"] = info["social"]
         return (
             self._pack(obs, prev),
             env_state,
@@ -325,7 +332,10 @@ class IPPO(PPO):
         )
 
     def _episode_stats(self, info: dict[str, Any], done: jax.Array) -> dict[str, jax.Array]:
-        """Sums over finished episodes of the social outcomes (turned into means in update)."""
+        """Sums over finished episodes of the social outcomes (turned into means in update);
+        none for a multi-agent env without ``info["social"]``."""
+        if "social" not in info:
+            return {}
         ended = done.reshape(-1, self.num_agents)[:, 0].astype(jnp.float32)  # [E]
         social = info["social"]
         stats = {"social_episodes": ended.sum()}
@@ -342,6 +352,8 @@ class IPPO(PPO):
     def update(self, state: RunnerState) -> tuple[RunnerState, dict[str, jax.Array]]:
         """PPO's update; the social sums become per-episode means (NaN without an episode end)."""
         state, metrics = super().update(state)
+        if "social_episodes" not in metrics:  # the env reports no social outcomes
+            return state, metrics
         episodes = metrics.pop("social_episodes")
         for key in [k for k in metrics if k.startswith("social_sum/")]:
             value = metrics.pop(key) / jnp.maximum(episodes, 1.0)
@@ -354,7 +366,7 @@ class IPPO(PPO):
     def _bonus_batch(self, state: RunnerState, traj: Rollout, hidden0: jax.Array) -> Transitions:
         """Each agent's own observations (no IPPO extras), plus what social rewards read."""
         logits = counterfactual = None
-        if getattr(self.bonus, "needs_counterfactuals", False):
+        if self.bonus.needs_counterfactuals:
             params = state.train.params  # the policy that collected the rollout
             _, logits, _, _ = self._evaluate(params, hidden0, traj, traj.obs)
             counterfactual = self.network.apply(

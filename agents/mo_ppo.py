@@ -2,7 +2,7 @@
 
 A multi-objective env returns a reward vector ``r ∈ R^m`` (``envs/multiobjective``). MO-PPO
 trains, for every weight vector ``w`` of a set on the simplex, a PPO policy for the linear
-scalarisation ``w·r`` (METHODS.md, "Multi-objective"):
+scalarisation ``w·r`` (Hayes et al. 2022):
 
 * the critic has a **vector value head** (one value per objective, ``ActorCritic(value_dim=m)``)
   trained on per-objective GAE targets; the policy's advantage is ``w·A`` where ``A`` is the
@@ -44,7 +44,6 @@ from flax import struct
 from agents.bonuses.base import Bonus
 from agents.configs import MOPPOConfig
 from agents.ppo import PPO, Rollout, RunnerState
-from envs.multiobjective.base import is_multiobjective
 
 
 @struct.dataclass
@@ -60,6 +59,11 @@ class MOState:
 
     inner: MORunnerState  # every leaf ``[W, ...]``
     eval_key: jax.Array  # for the greedy evaluation episodes (kept apart from training's keys)
+
+    # PPO's per-cell diagnostics, which explore.train writes for PPO's state: none across a
+    # set of weights (class attributes, not pytree fields).
+    episode_cells = None
+    cell_bonus = None
 
     @property
     def weights(self) -> jax.Array:
@@ -112,22 +116,22 @@ def weight_set(cfg: MOPPOConfig, reward_dim: int) -> np.ndarray:
 class MOPPO(PPO):
     """PPO over a set of weight vectors at once: ``init``, ``update``, ``run`` as PPO's."""
 
-    vector_reward = True
+    vector_reward = True  # PPO.accepts: multi-objective envs (env.vector_reward) only
+
+    @classmethod
+    def accepts_bonus(cls, bonus: Bonus) -> str | None:
+        """PPO's check, and no bonus with host work between chunks (not supported yet)."""
+        if bonus.host_work:
+            return (
+                f"bonus {bonus.name!r} works on the host between chunks (e.g. LLM labels), "
+                "which mo_ppo does not support yet; choose another bonus"
+            )
+        return super().accepts_bonus(bonus)
 
     def __init__(self, env, env_params, bonus: Bonus | None, cfg: MOPPOConfig) -> None:
-        if not is_multiobjective(env):
-            raise ValueError(
-                f"agent mo_ppo needs a multi-objective env (vector rewards); {env.name} "
-                "returns scalar rewards: use agent=ppo"
-            )
         if cfg.gru:
             raise ValueError("mo_ppo.gru: MO-PPO has no recurrent variant yet; use gru=0")
         super().__init__(env, env_params, bonus, cfg)
-        if hasattr(self.bonus, "sync"):
-            raise ValueError(
-                f"bonus {self.bonus.name!r} labels events on the host between chunks, "
-                "which mo_ppo does not support yet; choose another bonus"
-            )
         self.reward_dim = int(env.reward_dim)
         self.weights = jnp.asarray(weight_set(cfg, self.reward_dim), jnp.float32)
         self.num_weights = int(self.weights.shape[0])

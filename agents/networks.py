@@ -195,8 +195,8 @@ class GridEncoder(nn.Module):
     channels, then the dense layer on the 5×5×32 map (≈ 130 k multiply-adds per 7×7 view).
     ``cnn_pooled``: rl-starter-files' own shape — 16 channels, a 2×2 max-pool, then 32 and 64
     channels, down to 1×1×64 on a 7×7 view (≈ 48 k multiply-adds); 1.37× the PPO+RND
-    throughput of ``cnn`` when measured (session 12), but at the settings tuned for ``cnn``
-    it learns DoorKey-8x8 much worse (docs/performance.md, session 12), so it is not the
+    throughput of ``cnn`` when measured (2026-12-03, 2-core CPU), but at the settings tuned for
+    ``cnn`` it learns DoorKey-8x8 much worse (docs/performance.md), so it is not the
     default.
     """
 

@@ -30,9 +30,7 @@ from flax.training.train_state import TrainState
 from agents.bonuses.base import Bonus, NoBonus, Transitions
 from agents.configs import PPOConfig
 from agents.networks import ActorCritic, ScannedGRU
-from envs.core import replace_where
-from envs.multiobjective.base import is_multiobjective
-from envs.social.base import SocialEnv
+from envs.core import Environment, replace_where
 
 
 @struct.dataclass
@@ -96,15 +94,55 @@ class Rollout(NamedTuple):
 class PPO:
     """A compiled-once PPO for one (env, bonus, config): ``init``, ``update``, ``run``."""
 
-    #: whether the agent takes vector rewards (multi-objective envs); PPO needs scalars
+    #: whether the agent takes vector rewards (``env.vector_reward``); PPO needs scalars
     vector_reward: bool = False
-    #: whether the agent trains the agents of a social env (IPPO); PPO trains one agent
+    #: whether the agent trains the N agents of a multi-agent env (``env.num_agents ≥ 2``)
+    #: folded into its env axis; PPO trains one agent
     multi_agent: bool = False
     #: whether truncated steps' bootstrap values may be computed on gathered rows
     #: (:meth:`_next_values`); False for networks that read the batch layout
     bootstrap_by_gather: bool = True
 
+    @classmethod
+    def accepts(cls, env) -> str | None:
+        """None when this agent can train ``env``, else why not (one line).
+
+        Read from what the env declares (``env.num_agents``, ``env.vector_reward``), matched
+        against this class's :attr:`multi_agent` and :attr:`vector_reward`: subclasses that
+        train other kinds of env set those, or override this.
+        """
+        if not isinstance(env, Environment):
+            return (
+                f"{type(env).__name__} is not an envs.core.Environment, whose attributes "
+                "(num_agents, vector_reward, task, ...) declare what kind of env it is"
+            )
+        agents = env.num_agents
+        if cls.multi_agent and agents < 2:
+            return f"{env.name} is a single-agent env; {cls.__name__} trains several agents"
+        if not cls.multi_agent and agents != 1:
+            return f"{env.name} has {agents} agents; {cls.__name__} trains one agent"
+        if env.vector_reward and not cls.vector_reward:
+            return f"{env.name} has vector rewards; {cls.__name__} needs a scalar reward"
+        if cls.vector_reward and not env.vector_reward:
+            return f"{env.name} returns scalar rewards; {cls.__name__} needs vector rewards"
+        return None
+
+    @classmethod
+    def accepts_bonus(cls, bonus: Bonus) -> str | None:
+        """None when this agent gives ``bonus`` what it declares it needs, else why not."""
+        if bonus.social and not cls.multi_agent:
+            return (
+                f"bonus {bonus.name!r} is a social reward (it reads every agent's reward); "
+                f"{cls.__name__} trains one agent"
+            )
+        return None
+
     def __init__(self, env, env_params, bonus: Bonus | None, cfg: PPOConfig) -> None:
+        from agents.configs import refusal
+
+        reason = self.accepts(env)
+        if reason is not None:
+            raise ValueError(refusal(reason, lambda agent: agent.accepts(env) is None))
         if cfg.batch_size % cfg.num_minibatches:
             raise ValueError(
                 f"num_minibatches={cfg.num_minibatches} must divide num_envs*num_steps={cfg.batch_size}"
@@ -113,24 +151,13 @@ class PPO:
             raise ValueError(
                 "with gru > 0, num_minibatches must divide num_envs (minibatches are whole sequences)"
             )
-        if is_multiobjective(env) and not self.vector_reward:
-            raise ValueError(
-                f"{env.name} has vector rewards ({env.reward_dim} objectives); "
-                "train it with agent=mo_ppo"
-            )
-        if isinstance(env, SocialEnv) and not self.multi_agent:
-            raise ValueError(
-                f"{env.name} is a social env with {env.num_agents} agents; agent=ppo trains "
-                "one agent: train it with agent=ippo"
-            )
         self.env, self.env_params, self.cfg = env, env_params, cfg
         self.bonus = bonus if bonus is not None else NoBonus()
         self.use_intrinsic = not isinstance(self.bonus, NoBonus)
-        if getattr(self.bonus, "social", False) and not self.multi_agent:
-            raise ValueError(
-                f"bonus {self.bonus.name!r} is a social reward (it reads every agent's reward): "
-                "it needs a social env (CleanUp, Harvest-*, Coins) and agent=ippo"
-            )
+        reason = self.accepts_bonus(self.bonus)
+        if reason is not None:
+            need = self.bonus
+            raise ValueError(refusal(reason, lambda agent: agent.accepts_bonus(need) is None))
         self.obs_space = env.observation_space(env_params)
         self.action_space = env.action_space(env_params)
         encoder = cfg.network
@@ -144,11 +171,11 @@ class PPO:
             gru=cfg.gru,
         )
         # Coverage needs the grid size; only gridworlds expose it.
-        task = getattr(env, "task", None)
+        task = env.task  # declared by every Environment (None unless a gridworld)
         self.coverage_shape = (task.height, task.width) if task is not None else (1, 1)
         # Cells of the per-episode and per-cell-bonus diagnostics (0: the env has no positions).
         self._num_cells = 0 if self.coverage_shape == (1, 1) else task.height * task.width
-        self.diagnostic_events = dict(getattr(env, "diagnostic_events", None) or {})
+        self.diagnostic_events = dict(env.diagnostic_events)  # declared by every Environment
 
     # --- initial state -------------------------------------------------------------------
     def init(self, key: jax.Array) -> RunnerState:
@@ -454,14 +481,12 @@ class PPO:
     def _step_envs(self, key: jax.Array, env_state: Any, action: jax.Array):
         """``env.step`` of every env (vmapped): obs, state, reward, terminated, truncated, info.
 
-        Through ``env.step_batch`` where the env has it: the vmapped step's results, with
-        the auto-reset computed only for the envs whose episode ended (envs/core.py).
+        Through ``env.step_batch`` (every Environment has it): the vmapped step's results,
+        with the auto-reset computed only for the envs whose episode ended (envs/core.py).
         """
         n = action.shape[0]
         keys = jax.random.split(key, n)
-        if hasattr(self.env, "step_batch"):
-            return self.env.step_batch(keys, env_state, action, self.env_params)
-        return jax.vmap(self.env.step, (0, 0, 0, None))(keys, env_state, action, self.env_params)
+        return self.env.step_batch(keys, env_state, action, self.env_params)
 
     def _episode_stats(self, info: dict[str, Any], done: jax.Array) -> dict[str, jax.Array]:
         """Extra per-step sums for the update's metrics (none for PPO)."""

@@ -8,10 +8,10 @@ Exploration in Contextual MDPs" — the study this bridge runs on MiniHack
 
 ``agent=sb3_ppo`` / ``agent=sb3_a2c`` train SB3's algorithm on any Gymnasium env
 (``env=gym:CartPole-v1``, ``env=gym:MiniHack-MultiRoom-N4-v0``, ``env=gym:explore/DoorKey-8x8-v0``,
-or a bare suite name such as ``env=DoorKey-8x8``) and write the same run store as the JAX
-agent (``explore.runs``: config.yaml, metrics.parquet with the same metric names,
-status.json, versions.json, checkpoint/ as safe ``.npz``), so ``explore sweep`` and
-``explore report`` treat these runs like any other.
+or a bare suite name such as ``env=DoorKey-8x8``). This module builds the models
+(:func:`build_sb3`) and their checkpoint trees; the run-store driver that trains them and
+writes the same run store as the JAX agent is :mod:`explore.train_sb3` (the agents layer
+imports nothing from ``explore``).
 
 The intrinsic reward is the same :mod:`agents.bonuses` object the JAX PPO uses, called on
 NumPy batches (jitted once per rollout shape). After SB3 has collected a rollout,
@@ -39,7 +39,6 @@ Config mapping (``ppo.*`` fields): ``num_envs`` → ``n_envs``, ``num_steps`` �
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,7 +55,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
-from agents.bonuses import Bonus, Transitions
+from agents.bonuses import Bonus, Transitions, env_context
 from agents.bonuses import make as make_bonus
 from agents.bonuses.base import NoBonus
 from agents.ppo import RunningMoments
@@ -70,7 +69,6 @@ __all__ = [
     "gym_id",
     "make_env",
     "make_vec_env",
-    "train_sb3",
 ]
 
 # SB3 logger keys → the metric names the JAX agent writes (docs/run_store.md).
@@ -271,9 +269,9 @@ class IntrinsicReward:
         return r_int, scaled, new, metrics
 
     def sync(self) -> None:
-        """LLM-feedback bonuses: queue the captions seen so far, take the labels known now
-        (host code; a no-op for other bonuses)."""
-        if hasattr(self.bonus, "sync"):
+        """Bonuses with host work (LLM feedback): queue the captions seen so far, take the
+        labels known now (host code; nothing for other bonuses)."""
+        if self.bonus.host_work:
             self.state = {**self.state, "bonus": self.bonus.sync(self.state["bonus"])}
 
     def __call__(
@@ -290,8 +288,7 @@ class IntrinsicReward:
         self.sync()
         raw, scaled, self.state, metrics = self._step(self.state, batch)
         out = {f"bonus/{k}": float(v) for k, v in metrics.items()}
-        if hasattr(self.bonus, "host_metrics"):
-            out.update({f"bonus/{k}": float(v) for k, v in self.bonus.host_metrics().items()})
+        out.update({f"bonus/{k}": float(v) for k, v in self.bonus.host_metrics().items()})
         return np.asarray(raw), np.asarray(scaled), out
 
 
@@ -395,7 +392,7 @@ class IntrinsicMixin:
         self.intrinsic, self.int_coef, self.ext_coef = intrinsic, float(int_coef), float(ext_coef)
         self._recorder = _Recorder(view)
         if intrinsic is not None:
-            self._recorder.vocabulary = getattr(intrinsic.bonus, "vocabulary", None)
+            self._recorder.vocabulary = intrinsic.bonus.vocabulary
         self.on_update = None
         self.last_rollout: dict[str, Any] = {}
         self.updates = 0
@@ -478,16 +475,18 @@ def build_sb3(cfg, venv: VecEnv | None = None, plain: bool = False) -> Any:
     ``plain=True`` returns SB3's own unmodified class with the same settings and no bonus
     (the peer of ``explore bench sb3``).
     """
-    p = cfg.ppo
+    p = cfg.agent_settings  # agents.configs.SB3Config
     if venv is None:
         gym_id(cfg.env)  # unknown names fail here, before any process is started
     bonus_kwargs = dict(cfg.bonus_kwargs)
-    if "oni" in cfg.bonus:
+    needs = env_context(cfg.bonus)  # declared by the bonus (Bonus.env_context)
+    if "captions" in needs:
         # Gymnasium envs caption events as text (info["caption"]); codes come from an open
         # vocabulary that grows as new messages appear (see agents.llm.vocabulary).
         from agents.llm.vocabulary import CaptionVocabulary
 
         bonus_kwargs.setdefault("captions", CaptionVocabulary(CAPTION_CAPACITY))
+    if "task" in needs:
         bonus_kwargs.setdefault("task", task_description(cfg.env))
     bonus = make_bonus(cfg.bonus, **bonus_kwargs)
     if venv is None:
@@ -622,102 +621,3 @@ def restore_state(model: SB3PPO | SB3A2C, state: dict[str, Any]) -> None:
         model.intrinsic.state = state["intrinsic"]
     model.num_timesteps = int(state["counters"]["num_timesteps"])
     model.updates = int(state["counters"]["updates"])
-
-
-# --------------------------------------------------------------------------- the run store
-def _summarise(updates: list[dict[str, Any]], elapsed: float, steps: int) -> dict[str, float]:
-    """Per-update metrics of one logging window → the logged values (as explore.train)."""
-    episodes = [e for u in updates for e in u.get("episodes_list", [])]
-    successes = [s for _, _, s in episodes if not math.isnan(s)]
-    out = {
-        "episodes": float(len(episodes)),
-        "episode_return": float(np.mean([r for r, _, _ in episodes])) if episodes else math.nan,
-        "episode_length": float(np.mean([n for _, n, _ in episodes])) if episodes else math.nan,
-        "success_rate": float(np.mean(successes)) if successes else math.nan,
-    }
-    keys = dict.fromkeys(k for u in updates for k in u if k != "episodes_list")
-    for key in keys:
-        out[key] = float(np.mean([u[key] for u in updates if key in u]))
-    out["steps_per_second"] = steps / elapsed if elapsed > 0 else math.nan
-    return out
-
-
-def train_sb3(cfg, out: str | Any) -> Any:
-    """Train one seed of an ``sb3_*`` config under ``out``; returns its ``RunDir``.
-
-    Complete runs are skipped; interrupted ones resume from their checkpoint. Metrics are
-    logged every ``log_every`` updates and checkpointed every ``checkpoint_every`` logs.
-    """
-    from explore.runs import RunDir, atomic_write_text
-
-    run = RunDir.for_config(out, cfg)
-    if run.is_complete():
-        return run
-    model = build_sb3(cfg)
-    venv = model.get_env()
-    try:
-        batch = cfg.ppo.num_envs * cfg.ppo.num_steps
-        num_updates = max(1, int(cfg.total_steps) // batch)
-        run.path.mkdir(parents=True, exist_ok=True)
-        loaded = run.load_checkpoint(checkpoint_state(model)) if run.checkpoint_steps() else None
-        vocabulary = model._recorder.vocabulary
-        vocabulary_file = run.path / "captions.json"
-        if loaded is not None:
-            restore_state(model, loaded[0])
-            if vocabulary is not None and vocabulary_file.exists():
-                vocabulary.load_json(vocabulary_file.read_text())
-        run.start(cfg)
-        done_steps = model.num_timesteps
-        rows = [r for r in run.read_metrics() if r["step"] <= done_steps]
-        window: list[dict[str, Any]] = []
-        clock = {"start": time.perf_counter(), "logs": 0}
-
-        def flush(m) -> None:
-            elapsed = time.perf_counter() - clock["start"]
-            summary = _summarise(window, elapsed, len(window) * batch)
-            rows.extend(
-                {"step": m.num_timesteps, "metric": k, "value": v} for k, v in summary.items()
-            )
-            window.clear()
-            clock["logs"] += 1
-            if clock["logs"] % cfg.checkpoint_every == 0 or m.updates >= num_updates:
-                if vocabulary is not None:  # before the checkpoint that refers to its codes
-                    atomic_write_text(vocabulary_file, vocabulary.to_json())
-                run.save_checkpoint(checkpoint_state(m), m.num_timesteps, m.updates)
-                run.write_metrics(rows)
-                run.set_status("running", steps=m.num_timesteps)
-            clock["start"] = time.perf_counter()
-
-        def on_update(m, metrics: dict[str, Any]) -> None:
-            window.append(metrics)
-            if len(window) >= cfg.log_every or m.updates >= num_updates:
-                flush(m)
-
-        model.on_update = on_update
-        remaining = num_updates * batch - model.num_timesteps
-        try:
-            if remaining > 0:
-                model.learn(
-                    total_timesteps=remaining,
-                    reset_num_timesteps=loaded is None,
-                    log_interval=None,
-                    progress_bar=False,
-                )
-        except KeyboardInterrupt:
-            if vocabulary is not None:
-                atomic_write_text(vocabulary_file, vocabulary.to_json())
-            run.save_checkpoint(checkpoint_state(model), model.num_timesteps, model.updates)
-            run.write_metrics(rows)
-            run.set_status("running", steps=model.num_timesteps, interrupted=True)
-            raise
-        except Exception as err:
-            run.fail(err, steps=model.num_timesteps)
-            raise
-        run.write_metrics(rows)
-        run.set_status("completed", steps=model.num_timesteps)
-    finally:
-        venv.close()
-        if model.intrinsic is not None and hasattr(model.intrinsic.bonus, "close"):
-            model.intrinsic.sync()  # the last rollout's captions are queued too
-            model.intrinsic.bonus.close()
-    return run

@@ -9,7 +9,7 @@ Why not ``vmap`` on the CPU: a vmapped seed axis turns every dense layer into a 
 matmul (``dot_general`` with a batch dimension), which misses XLA's fast CPU matmul path, and
 XLA's intra-op threads parallelise the small ops of one program poorly (1.7 of 2 cores busy,
 much of it waiting). Measured here on DoorKey-8x8, 5 seeds × 16 envs, PPO+RND
-(docs/performance.md, session 12): vmap 14.0 k steps/s, ``lax.map`` on one device 16.2 k,
+(docs/performance.md, 2026-12-03): vmap 14.0 k steps/s, ``lax.map`` on one device 16.2 k,
 4 seeds on two devices 20.2–21.5 k. A side effect worth having: each seed's numbers are
 those of the same single-seed program however many seeds run beside it and however they
 are spread over devices, so a run resumed in a group of another size continues bit for bit.
@@ -50,7 +50,7 @@ def configure_cpu_devices(cores: int | None = None, seeds: int | None = None) ->
     seeds sharing the cores) rather than 2 (3 + 2: one core idles while the last seed runs).
     Devices are not made spare: XLA's CPU runtime slows a program as devices are added even
     when they stay idle (one PPO+RND seed: 99.6 ms per update with 1 device, 113.8 with 4,
-    148.7 with 8; docs/performance.md, session 13).
+    148.7 with 8; docs/performance.md).
 
     Must run before JAX's first operation in the process (JAX sizes its CPU client once); it
     may run again until then, e.g. once a command knows its seeds. Leaves things as they are,
@@ -108,7 +108,9 @@ def seed_devices(num_seeds: int) -> list[Any]:
 
 
 def run_seeds(
-    run_one: Callable[[State], tuple[State, Any]], num_seeds: int
+    run_one: Callable[[State], tuple[State, Any]],
+    num_seeds: int,
+    vectorize: bool | None = None,
 ) -> Callable[[State], tuple[State, Any]]:
     """A jitted function from stacked seed states ``[num_seeds, ...]`` to ``run_one``'s outputs,
     stacked the same way.
@@ -117,9 +119,14 @@ def run_seeds(
     ``ceil(num_seeds / devices)``; each device maps ``run_one`` over its block. Blocks are
     padded to equal length with a copy of the last seed that a ``lax.cond`` skips (under
     ``lax.map`` a real branch, so padding costs nothing), and the padding is cut off again.
-    On other backends it is ``jax.vmap(run_one)``.
+    On other backends (a GPU, a TPU) it is ``jax.vmap(run_one)``: the seeds are one batched
+    program on the one device, where a wider batch is what an accelerator is for.
+    ``vectorize`` chooses explicitly (``True``: the accelerator path on any backend, e.g. to
+    test it on the CPU; ``False``: the per-device split); ``None`` chooses by backend.
     """
-    if jax.default_backend() != "cpu":
+    if vectorize is None:
+        vectorize = jax.default_backend() != "cpu"
+    if vectorize:
         return jax.jit(jax.vmap(run_one))
     devices = seed_devices(num_seeds)
     per_device = -(-num_seeds // len(devices))

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 __all__ = [
+    "batched_percentile_intervals",
     "bootstrap_replicates",
     "interval_estimates",
     "percentile_interval",
@@ -52,6 +53,41 @@ def stratified_resample(scores: np.ndarray, reps: int, rng: np.random.Generator)
     idx += np.arange(n_tasks, dtype=dtype)
     flat = scores.reshape(n_runs * n_tasks, *scores.shape[2:])
     return flat[idx]
+
+
+def batched_percentile_intervals(
+    func: Statistic,
+    scores: np.ndarray,
+    reps: int,
+    rng: np.random.Generator,
+    size: float = 0.95,
+    max_elements: int = 1 << 22,
+) -> np.ndarray:
+    """Percentile intervals of ``func`` for a batch of independent score matrices.
+
+    ``scores`` is ``(batch, runs, tasks)``: each matrix is bootstrapped on its own with the
+    stratified resampling of :func:`stratified_resample` (``reps`` replicates). ``func``
+    receives ``(batch, reps, runs, tasks)`` and returns ``(batch, reps)`` or
+    ``(batch, reps, k)``. Returns ``(2, batch, k)``. Used to measure coverage, where
+    thousands of simulated experiments are bootstrapped at once.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    batch, n_runs, n_tasks = scores.shape
+    chunk = max(1, max_elements // max(1, reps * n_runs * n_tasks))
+    flat = scores.reshape(batch, n_runs * n_tasks)
+    out = []
+    for start in range(0, batch, chunk):
+        part = flat[start : start + chunk]
+        b = part.shape[0]
+        idx = rng.integers(0, n_runs, size=(b, reps, n_runs, n_tasks), dtype=np.int64)
+        idx *= n_tasks
+        idx += np.arange(n_tasks)
+        resampled = np.take_along_axis(part[:, None, :], idx.reshape(b, reps, -1), axis=2)
+        values = np.asarray(func(resampled.reshape(b, reps, n_runs, n_tasks)), dtype=np.float64)
+        values = values.reshape(b, reps, -1)
+        alpha = (1.0 - size) / 2.0
+        out.append(np.percentile(values, [100 * alpha, 100 * (1 - alpha)], axis=1))
+    return np.concatenate(out, axis=1)
 
 
 def _chunk_size(elements_per_rep: int, max_elements: int) -> int:

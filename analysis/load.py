@@ -10,6 +10,7 @@ episode finished in this window" and are skipped, as the run-store contract says
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -25,7 +26,6 @@ import numpy as np
 import yaml
 
 from analysis import metrics
-from explore.names import did_you_mean
 
 __all__ = ["MO_SCORES", "Fronts", "Run", "ScoreSet", "Sweep", "front_score", "load", "read_fronts"]
 
@@ -70,6 +70,18 @@ class Run:
     steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     values: np.ndarray = field(default_factory=lambda: np.zeros(0))
     has_coverage: bool = False
+
+    @property
+    def fingerprint(self) -> str | None:
+        """The code fingerprint recorded in versions.json (None for runs that predate it)."""
+        value = self.versions.get("fingerprint")
+        return str(value) if value else None
+
+    @property
+    def env_version(self) -> int | None:
+        """The env version recorded in config.yaml (None for runs that predate it)."""
+        value = self.config.get("env_version")
+        return int(value) if isinstance(value, int) else None
 
     @property
     def final_step(self) -> int | None:
@@ -156,9 +168,12 @@ class Sweep:
         present = self.tasks
         for task in tasks:
             if task not in present:
+                # difflib directly: analysis imports nothing from the training side.
+                close = difflib.get_close_matches(task, present, n=5, cutoff=0.4)
+                hint = f" Did you mean: {', '.join(close)}?" if close else ""
                 raise ValueError(
                     f"task {task!r} has no completed run in {self.path} "
-                    f"(tasks: {', '.join(present)}).{did_you_mean(task, present)}"
+                    f"(tasks: {', '.join(present)}).{hint}"
                 )
         wanted = set(tasks)
         return replace(self, runs=[r for r in self.runs if r.task in wanted])
@@ -474,6 +489,37 @@ class Sweep:
         return ScoreSet(matrices, chosen, names, excluded, dropped, dropped_tasks)
 
     # --------------------------------------------------------------------- provenance
+    def cells(self) -> dict[tuple[str, str], list[Run]]:
+        """``{(algorithm, task): runs}``, runs sorted by seed."""
+        out: dict[tuple[str, str], list[Run]] = defaultdict(list)
+        for run in sorted(self.runs, key=lambda r: (r.algorithm, r.task, r.seed, r.name)):
+            out[(run.algorithm, run.task)].append(run)
+        return dict(out)
+
+    def mixed_cells(self) -> list[str]:
+        """One line per cell whose runs were made by different code or env versions, naming
+        the runs of each version (empty when every cell is homogeneous)."""
+        lines = []
+        for (alg, task), runs in self.cells().items():
+            for what, key in (
+                (
+                    "env versions",
+                    lambda r: f"v{r.env_version}" if r.env_version is not None else "v?",
+                ),
+                ("code", lambda r: r.fingerprint or "no fingerprint"),
+            ):
+                groups: dict[str, list[str]] = defaultdict(list)
+                for run in runs:
+                    groups[key(run)].append(run.name)
+                if len(groups) > 1:
+                    named = "; ".join(
+                        f"{version}: {', '.join(names[:3])}"
+                        + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
+                        for version, names in sorted(groups.items())
+                    )
+                    lines.append(f"{alg} on {task} mixes runs of different {what} ({named})")
+        return lines
+
     def provenance(self) -> dict[str, Any]:
         """Versions, commits and config hashes of the runs (for the report)."""
         packages: dict[str, set[str]] = defaultdict(set)
@@ -491,7 +537,23 @@ class Sweep:
         config_hashes: dict[str, set[str]] = defaultdict(set)
         for run in self.runs:
             config_hashes[run.algorithm].add(_config_hash(run.config))
+        cells = []
+        for (alg, task), runs in self.cells().items():
+            cells.append(
+                {
+                    "algorithm": alg,
+                    "task": task,
+                    "runs": len(runs),
+                    "seeds": [r.seed for r in runs],
+                    "env_versions": sorted(
+                        {"?" if r.env_version is None else str(r.env_version) for r in runs}
+                    ),
+                    "fingerprints": sorted({r.fingerprint or "none recorded" for r in runs}),
+                }
+            )
         return {
+            "cells": cells,
+            "fingerprints": sorted({r.fingerprint or "none recorded" for r in self.runs}),
             "sweep_spec_sha256": self.spec_hash,
             "python": sorted(pythons),
             "packages": {p: sorted(v) for p, v in sorted(packages.items())},

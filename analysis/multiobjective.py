@@ -1,7 +1,7 @@
 """Multi-objective front metrics and the weight sets of linear scalarisation (NumPy only).
 
 Every objective is **maximised**; a front is an ``[n, m]`` array of value vectors (one row
-per policy). Definitions (``../shared/METHODS.md``, Multi-objective; Hayes et al. 2022,
+per policy). Definitions (Hayes et al. 2022,
 "A practical guide to multi-objective reinforcement learning and planning"):
 
 * :func:`hypervolume` — volume dominated by the front above a reference point, exact for

@@ -34,18 +34,26 @@ import numpy as np
 from analysis import metrics
 
 __all__ = [
+    "MIN_PILOT",
     "PowerResult",
+    "SeedsEstimate",
     "minimum_detectable_effect",
     "pass_at_k",
     "pass_hat_k",
     "poi_of_shift",
     "power",
     "seed_variance",
+    "seeds_estimate",
     "seeds_needed",
     "shift_for_poi",
 ]
 
 DEFAULT_SEED_GRID = (2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100)
+#: Fewest pilot runs per task from which seeds are sized. With 4 runs on one task the 95%
+#: interval of the standard deviation spans a factor of about 7 (the seeds needed, a factor
+#: of about 40), so any answer would be a guess; below this the answer is "run at least
+#: MIN_PILOT seeds first", never "enough".
+MIN_PILOT = 5
 # Elements per gathered chunk of simulated bootstrap replicates (bounds memory).
 _MAX_ELEMENTS = 1 << 21
 
@@ -173,6 +181,7 @@ def seeds_needed(
     reps: int = 200,
     alpha: float = 0.05,
     seed: int = 0,
+    shift: float | None = None,
 ) -> PowerResult:
     """Smallest ``n`` in ``seed_grid`` whose power reaches ``target_power``.
 
@@ -180,9 +189,12 @@ def seeds_needed(
     (``effect`` ignored). Otherwise ``effect`` is an IQM difference (``metric="iqm"``) or a
     target probability of improvement such as 0.75 (``metric="poi"``), imposed as a
     location shift of the pilot. ``seeds`` is ``None`` when even the largest ``n`` falls short.
-    Power is taken as monotone in ``n``: a binary search over the grid.
+    Power is taken as monotone in ``n``: a binary search over the grid. ``shift`` imposes
+    that location shift directly (``effect`` ignored).
     """
-    if pilot_y is not None:
+    if shift is not None:
+        shift = float(shift)
+    elif pilot_y is not None:
         shift = 0.0
     elif effect is None:
         raise ValueError("give an effect size or a second pilot (pilot_y)")
@@ -214,6 +226,121 @@ def seeds_needed(
         else:
             lo = mid + 1
     return PowerResult(grid[lo], power_at(grid[lo]), sorted(cache.items()), shift)
+
+
+@dataclass
+class SeedsEstimate:
+    """Seeds needed, with the range the pilot's own uncertainty allows, or why not sized.
+
+    ``seeds`` sizes with the pilot as it is; ``low`` and ``high`` with its spread at the ends
+    of the 95% interval of the standard deviation (chi-square, pooled over tasks), the
+    location difference kept. ``None`` in them means more than the grid's largest n.
+    """
+
+    seeds: int | None
+    low: int | None
+    high: int | None
+    pilot_runs: int
+    note: str = ""
+    grid_max: int = DEFAULT_SEED_GRID[-1]
+
+    def text(self) -> str:
+        """``12 [6, 40]``, ``> 100 [...]``, or the note (e.g. run at least 5 seeds first)."""
+        if self.note:
+            return self.note
+
+        def show(n: int | None) -> str:
+            return str(n) if n else f"> {self.grid_max}"
+
+        return f"{show(self.seeds)} [{show(self.low)}, {show(self.high)}]"
+
+    def enough(self, n: int) -> str:
+        """Whether ``n`` seeds suffice: yes only when even the pessimistic end says so."""
+        if self.note:
+            return self.note
+        if self.high is not None and n >= self.high:
+            return "yes"
+        if self.low is None or n < self.low:
+            return "no"
+        return f"uncertain (needs {self.low}–{self.high or f'> {self.grid_max}'})"
+
+
+def _chi2_ppf(q: float, df: int) -> float:
+    try:
+        from scipy.stats import chi2
+
+        return float(chi2.ppf(q, df))
+    except ImportError:  # Wilson–Hilferty (the analysis extra brings scipy)
+        from statistics import NormalDist
+
+        z = NormalDist().inv_cdf(q)
+        return df * (1 - 2 / (9 * df) + z * math.sqrt(2 / (9 * df))) ** 3
+
+
+def spread_interval(*pilots: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Factors ``(low, high)`` by which the pilots' standard deviation may be off: the
+    chi-square interval of a variance pooled over tasks (and pilots), as ratios to it."""
+    df = sum(p.shape[1] * (p.shape[0] - 1) for p in pilots)
+    alpha = 1.0 - level
+    return (
+        math.sqrt(df / _chi2_ppf(1 - alpha / 2, df)),
+        math.sqrt(df / _chi2_ppf(alpha / 2, df)),
+    )
+
+
+def _scaled(pilot: np.ndarray, factor: float) -> np.ndarray:
+    """The pilot with each task's deviations from its mean multiplied by ``factor``."""
+    centre = pilot.mean(axis=0, keepdims=True)
+    return centre + factor * (pilot - centre)
+
+
+def seeds_estimate(
+    pilot_x: np.ndarray,
+    effect: float | None = None,
+    metric: str = "iqm",
+    target_power: float = 0.8,
+    pilot_y: np.ndarray | None = None,
+    min_pilot: int = MIN_PILOT,
+    **kw,
+) -> SeedsEstimate:
+    """:func:`seeds_needed` with the uncertainty of the pilot: a :class:`SeedsEstimate`.
+
+    Below ``min_pilot`` runs per task, or with pilots whose runs are all equal, there is no
+    variance to size from and the estimate says so instead of giving a number.
+    """
+    x = np.asarray(pilot_x, dtype=np.float64)
+    y = None if pilot_y is None else np.asarray(pilot_y, dtype=np.float64)
+    n = min(x.shape[0], y.shape[0]) if y is not None else x.shape[0]
+    grid_max = max(kw.get("seed_grid", DEFAULT_SEED_GRID))
+    if n < min_pilot:
+        return SeedsEstimate(
+            None, None, None, n, f"run at least {min_pilot} seeds first (pilot has {n})", grid_max
+        )
+    pilots = [x] if y is None else [x, y]
+    if all(np.ptp(p, axis=0).max() == 0 for p in pilots):
+        return SeedsEstimate(
+            None, None, None, n, "pilot runs all equal: no variance to size from", grid_max
+        )
+    if y is None:
+        shift = shift_for_poi(x, effect) if metric == "poi" else float(effect)
+    else:
+        shift = 0.0
+    point = seeds_needed(x, metric=metric, target_power=target_power, pilot_y=y, shift=shift, **kw)
+    low_c, high_c = spread_interval(*pilots)
+    ends = []
+    for c in (low_c, high_c):
+        scaled_y = None if y is None else _scaled(y, c)
+        ends.append(
+            seeds_needed(
+                _scaled(x, c),
+                metric=metric,
+                target_power=target_power,
+                pilot_y=scaled_y,
+                shift=shift,
+                **kw,
+            ).seeds
+        )
+    return SeedsEstimate(point.seeds, ends[0], ends[1], n, "", grid_max)
 
 
 def minimum_detectable_effect(

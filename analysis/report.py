@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis import bonus_visits, estimates, metrics, plots, power
+from analysis import bonus_visits, estimates, intervals, metrics, plots, power
 from analysis.load import MO_SCORES, Fronts, ScoreSet, Sweep, load, read_fronts
 from analysis.metrics import probability_of_improvement
 
@@ -61,6 +62,10 @@ class ReportOptions:
     latex: bool = False
     curve_points: int = 25
     masks: Mapping[str, np.ndarray] | None = None
+    # Pool runs made by different code or env versions in one cell (refused by default).
+    allow_mixed: bool = False
+    # Random relabellings of the permutation test of P(X > Y) (exact enumeration when fewer).
+    permutations: int = 4_000
 
 
 @dataclass
@@ -97,6 +102,20 @@ def _score_point(opts: ReportOptions) -> str:
 def format_interval(point: float, lo: float, hi: float) -> str:
     """``x.xx [lo, hi]``."""
     return f"{point:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def interval_cell(
+    name: str, point: float, lo: float, hi: float, runs: int, tasks: int, digits: int = 2
+) -> str:
+    """``x.xx [lo, hi]`` where the interval's measured coverage holds at ``runs`` runs per
+    cell (:data:`analysis.intervals.MIN_RUNS`); otherwise the point and why there is no
+    interval. An interval of zero width (every run the same) is not shown as one either."""
+    reason = intervals.too_few(name, runs, tasks)
+    if reason is not None:
+        return f"{point:.{digits}f} ({reason})"
+    if hi - lo <= 0:
+        return f"{point:.{digits}f} (no spread across the {runs} runs: no interval)"
+    return f"{point:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
 def format_steps(step: int | None) -> str:
@@ -304,16 +323,87 @@ def _observed_power_rows(scores: dict[str, np.ndarray], opts: ReportOptions) -> 
             n = min(scores[x].shape[0], scores[y].shape[0])
             if n < 2:
                 continue
+            if n < power.MIN_PILOT:
+                # Too few runs to estimate a power or a seed count from: say so, never "yes".
+                first = f"run at least {power.MIN_PILOT} seeds first"
+                rows.append([x, y, f"{seen:.2f}", str(n), "—", first, first])
+                continue
             now = power.power(scores[x], n, pilot_y=scores[y], metric="poi", **kw)
-            needed = "—" if seen > 0.5 else "(no difference seen)"
-            if now < opts.target_power and seen > 0.5:
-                result = power.seeds_needed(
-                    scores[x], metric="poi", target_power=opts.target_power, pilot_y=scores[y], **kw
+            if seen <= 0.5:
+                rows.append(
+                    [x, y, f"{seen:.2f}", str(n), f"{now:.2f}", "no", "(no difference seen)"]
                 )
-                needed = str(result.seeds) if result.seeds else "> 100"
-            enough = "yes" if now >= opts.target_power else "no"
-            rows.append([x, y, f"{seen:.2f}", str(n), f"{now:.2f}", enough, needed])
+                continue
+            est = power.seeds_estimate(
+                scores[x], metric="poi", target_power=opts.target_power, pilot_y=scores[y], **kw
+            )
+            rows.append([x, y, f"{seen:.2f}", str(n), f"{now:.2f}", est.enough(n), est.text()])
     return rows
+
+
+def _median_steps_cell(steps: Sequence[int | None]) -> str:
+    """Median steps over every seed (never = ∞) with its order-statistic interval, or why not."""
+    values = [math.inf if s is None else float(s) for s in steps]
+    point = float(np.median(values))
+
+    def show(v: float) -> str:
+        return "never" if math.isinf(v) else format_steps(int(v))
+
+    bounds = intervals.median_interval(values)
+    if bounds is None:
+        return (
+            f"{show(point)} (too few runs for an interval (n = {len(values)}; "
+            f"needs ≥ {intervals.MEDIAN_STEPS_MIN_RUNS}))"
+        )
+    return f"{show(point)} [{show(bounds[0])}, {show(bounds[1])}]"
+
+
+def _pairwise_tests(doc: _Doc, scores: dict[str, np.ndarray], opts: ReportOptions) -> None:
+    """Every pair's exact permutation test of P(X > Y) = 0.5, Holm-corrected over the pairs."""
+    names = list(scores)
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
+    tested = [
+        intervals.permutation_pvalue(
+            scores[a], scores[b], permutations=opts.permutations, seed=opts.seed
+        )
+        for a, b in pairs
+    ]
+    survives = intervals.holm([p for _, p in tested])
+    doc.p(
+        f"{len(pairs)} pairwise comparison{'s' if len(pairs) != 1 else ''}. Each is tested "
+        "with an exact stratified permutation test of P(X > Y) = 0.5 (run labels permuted "
+        "within each task; exact at any number of runs), and the p-values are Holm-corrected "
+        "for the number of comparisons: only claims marked 'yes' hold at a family-wise 5% "
+        "level."
+    )
+    # Pairs whose runs are too few for any relabelling test to reach the corrected level.
+    hopeless = []
+    for a, b in pairs:
+        nx, ny, tasks = scores[a].shape[0], scores[b].shape[0], scores[a].shape[1]
+        smallest = min(1.0, 2.0 / math.comb(nx + ny, nx) ** tasks)
+        if smallest > 0.05 / len(pairs):
+            hopeless.append(f"{a} vs {b} (n = {nx} and {ny}: p ≥ {smallest:.3g})")
+    if hopeless:
+        doc.p(
+            "No claim can hold with these runs, whatever they show: "
+            + "; ".join(hopeless)
+            + ". Run more seeds."
+        )
+    rows = []
+    for (a, b), (p_hat, pvalue), ok in zip(pairs, tested, survives, strict=True):
+        claim = f"{a} > {b}" if p_hat > 0.5 else f"{b} > {a}" if p_hat < 0.5 else "none"
+        rows.append(
+            [
+                a,
+                b,
+                str(scores[a].shape[0]),
+                str(scores[b].shape[0]),
+                f"{p_hat:.2f}",
+                f"{pvalue:.3g}",
+                f"yes: {claim}" if ok and p_hat != 0.5 else "no",
+            ]
+        )
+    doc.table(["X", "Y", "n X", "n Y", "P(X>Y)", "permutation p", "holds after Holm"], rows)
 
 
 def _bonus_visits_section(doc: _Doc, sweep: Sweep, fig_dir: Path, notes: list[str]) -> None:
@@ -374,6 +464,7 @@ def _front_section(
         + "."
     )
     rows: dict[tuple[str, str], dict[str, str]] = {}
+    counts: dict[tuple[str, str], int] = {}
     columns = []
     for name in MO_SCORES:
         if name.startswith("hypervolume") and not sweep.ref_points:
@@ -392,17 +483,23 @@ def _front_section(
                 )
                 for alg in column:
                     lo, hi = est.intervals[alg][:, 0]
-                    rows.setdefault((alg, task), {})[name] = format_interval(
-                        est.points[alg][0], lo, hi
+                    rows.setdefault((alg, task), {})[name] = interval_cell(
+                        "IQM", est.points[alg][0], lo, hi, column[alg].shape[0], 1
                     )
+                    counts[(alg, task)] = column[alg].shape[0]
             columns.append(name)
         except ValueError as err:
             notes.append(f"front score {name} skipped: {err}")
     if columns:
         doc.table(
-            ["Algorithm", "Task", *columns],
+            ["Algorithm", "Task", "n", *columns],
             [
-                [alg, task, *(cells.get(c, "—") for c in columns)]
+                [
+                    alg,
+                    task,
+                    str(counts.get((alg, task), "?")),
+                    *(cells.get(c, "—") for c in columns),
+                ]
                 for (alg, task), cells in rows.items()
             ],
         )
@@ -463,6 +560,13 @@ def build_report(
             sweep = load(path, score=opts.score)
             if opts.tasks:
                 sweep = sweep.only_tasks(opts.tasks)
+            mixed = sweep.mixed_cells()
+            if mixed and not opts.allow_mixed:
+                more = f" (and {len(mixed) - 1} more cells)" if len(mixed) > 1 else ""
+                raise ValueError(
+                    f"refusing to pool: {mixed[0]}{more}; re-run them under one code and env "
+                    "version, or pass --allow-mixed"
+                )
             tasks = "common" if opts.common_tasks else None
             final = sweep.scores(step=opts.step, tasks=tasks, over_training=opts.over_training)
             estimates.check_scores(final.matrices)
@@ -470,7 +574,9 @@ def build_report(
         # The skip notes (unreadable or unfinished runs) often say why too few runs are left.
         raise ReportError(str(err), [str(w.message) for w in caught]) from None
     notes = [str(w.message) for w in caught]
+    notes += [f"pooled by --allow-mixed: {line}" for line in mixed]
     scores = final.matrices
+    n_tasks = len(final.tasks)
     doc = _Doc()
     title = f"Results: {sweep.path.name}"
     doc.h(title, 1)
@@ -480,7 +586,10 @@ def build_report(
         f"Sweep {sweep.path}; score: {sweep.score} (metric {sweep.metric}, {refs}) at {at}; "
         f"{len(final.tasks)} tasks, {len(scores)} algorithms. Intervals are 95% stratified-"
         f"bootstrap percentile intervals ({opts.reps} replicates, engine {opts.engine}; "
-        "Agarwal et al. 2021)."
+        "Agarwal et al. 2021), printed only where their coverage, measured by simulation "
+        "(docs/analysis.md, 'Measured coverage'), holds at the cell's number of runs n; "
+        "elsewhere a cell says 'too few runs for an interval (n = …; needs ≥ k)' — with few "
+        "runs a percentile bootstrap collapses towards a point and covers far less than 95%."
     )
 
     # Scores on a 0-1 scale (success rates, normalised scores) have a meaningful 1: the
@@ -495,29 +604,58 @@ def build_report(
     agg = estimates.aggregate_estimates(
         scores, names, reps=opts.reps, seed=opts.seed, engine=opts.engine
     )
-    headers = ["Algorithm", "Runs/task", *agg.labels]
+    headers = ["Algorithm", "n (runs/task)", *agg.labels]
     rows = [
         [alg, str(scores[alg].shape[0])]
         + [
-            format_interval(p, agg.intervals[alg][0, i], agg.intervals[alg][1, i])
+            interval_cell(
+                agg.labels[i],
+                p,
+                agg.intervals[alg][0, i],
+                agg.intervals[alg][1, i],
+                scores[alg].shape[0],
+                n_tasks,
+            )
             for i, p in enumerate(agg.points[alg])
         ]
         for alg in scores
     ]
+    n_min = min(m.shape[0] for m in scores.values())
+    shown = {label: intervals.too_few(label, n_min, n_tasks) is None for label in agg.labels}
     doc.h("Aggregate metrics")
     doc.table(headers, rows)
     files: list[Path] = []
+    # Intervals whose coverage does not hold at this n are drawn as bare points.
+    drawn = {
+        alg: np.where(
+            np.array([shown[label] for label in agg.labels])[None, :],
+            agg.intervals[alg],
+            agg.points[alg][None, :],
+        )
+        for alg in agg.intervals
+    }
     png = plots.save(
-        plots.aggregate_intervals(agg.labels, agg.points, agg.intervals, xlabel=score_label),
+        plots.aggregate_intervals(agg.labels, agg.points, drawn, xlabel=score_label),
         fig_dir,
         "aggregates",
     )
+    hidden = [label for label, ok in shown.items() if not ok]
     gap_note = (
         "optimality gap: lower is better"
         if bounded
         else f"no optimality gap: raw {sweep.metric} has no score of 1 to fall short of"
     )
-    doc.figure("aggregates", png, f"Aggregate metrics with 95% intervals ({gap_note})")
+    caption = f"Aggregate metrics with 95% intervals ({gap_note})"
+    if len(hidden) == len(shown):
+        caption = (
+            f"Aggregate metrics ({gap_note}), points only: too few runs for an interval "
+            f"(n = {n_min})"
+        )
+    elif hidden:
+        caption += (
+            f"; points only for {', '.join(hidden)}: too few runs for an interval (n = {n_min})"
+        )
+    doc.figure("aggregates", png, caption)
 
     # Probability of improvement.
     if len(scores) > 1:
@@ -528,14 +666,24 @@ def build_report(
         doc.table(
             ["X \\ Y", *names],
             [
-                [a]
+                [f"{a} (n = {scores[a].shape[0]})"]
                 + [
-                    "—" if i == j else format_interval(poi[i, j], poi_ci[0, i, j], poi_ci[1, i, j])
+                    "—"
+                    if i == j
+                    else interval_cell(
+                        "P(X>Y)",
+                        poi[i, j],
+                        poi_ci[0, i, j],
+                        poi_ci[1, i, j],
+                        min(scores[a].shape[0], scores[names[j]].shape[0]),
+                        n_tasks,
+                    )
                     for j in range(len(names))
                 ]
                 for i, a in enumerate(names)
             ],
         )
+        _pairwise_tests(doc, scores, opts)
         doc.figure(
             "poi",
             plots.save(plots.poi_matrix(names, poi), fig_dir, "poi"),
@@ -547,6 +695,9 @@ def build_report(
         scores, reps=opts.profile_reps, seed=opts.seed, engine=opts.engine
     )
     doc.h("Figures")
+    profile_reason = intervals.too_few("Profile", n_min, n_tasks)
+    if profile_reason is not None:  # bands of no measured coverage are not drawn
+        profile_ci = {a: np.stack([p, p]) for a, p in profiles.items()}
     doc.figure(
         "profiles",
         plots.save(
@@ -554,7 +705,9 @@ def build_report(
             fig_dir,
             "profiles",
         ),
-        f"Performance profiles with 95% intervals ({opts.profile_reps} replicates)",
+        f"Performance profiles with 95% intervals ({opts.profile_reps} replicates)"
+        if profile_reason is None
+        else f"Performance profiles, no intervals: {profile_reason}",
     )
 
     # Sample-efficiency curves.
@@ -584,6 +737,10 @@ def build_report(
             c_points, c_ci = estimates.sample_efficiency(
                 matrices, reps=opts.curve_reps, seed=opts.seed, engine=opts.engine
             )
+            reason = intervals.too_few("IQM", n_min, next(iter(matrices.values())).shape[1])
+            if reason is not None:  # no bands where their coverage does not hold
+                c_ci = {a: np.stack([p, p]) for a, p in c_points.items()}
+                caption = caption.split(", 95% intervals")[0] + f"; no intervals: {reason}"
             figure = plots.sample_efficiency(
                 curves.steps,
                 c_points,
@@ -607,8 +764,11 @@ def build_report(
         doc.p(
             f"First logged step at which the mean score of the last {opts.speed_window} logs "
             f"reaches {threshold:g}, per seed (— = never); the median is over the seeds that "
-            "reached it. Mean over training: each run's mean logged score (the area under its "
-            "learning curve per log), averaged over seeds. Every completed run counts."
+            "reached it. Median of all seeds: a run that never reached it counts as never (∞), "
+            "with a distribution-free 95% interval from order statistics (coverage ≥ 95% for "
+            f"any distribution; it exists from {intervals.MEDIAN_STEPS_MIN_RUNS} runs). Mean "
+            "over training: each run's mean logged score (the area under its learning curve "
+            "per log), averaged over seeds. Every completed run counts."
         )
         speed_rows = []
         for alg, cells in reached.items():
@@ -618,14 +778,25 @@ def build_report(
                     [
                         alg,
                         task,
+                        str(len(runs)),
                         f"{len(hits)}/{len(runs)}",
                         format_steps(int(np.median(hits))) if hits else "—",
+                        _median_steps_cell([s for _, s, _ in runs]),
                         ", ".join(format_steps(s) for _, s, _ in runs),
                         f"{np.nanmean([m for _, _, m in runs]):.2f}",
                     ]
                 )
         doc.table(
-            ["Algorithm", "Task", "Reached", "Median steps", "Per seed", "Mean over training"],
+            [
+                "Algorithm",
+                "Task",
+                "n",
+                "Reached",
+                "Median steps",
+                "Median of all seeds [95% CI]",
+                "Per seed",
+                "Mean over training",
+            ],
             speed_rows,
         )
     else:
@@ -637,7 +808,7 @@ def build_report(
     # Per-task table and seed variance.
     doc.h("Per-task scores (mean ± std across seeds)")
     doc.table(
-        ["Task", *scores],
+        ["Task", *(f"{a} (n = {m.shape[0]})" for a, m in scores.items())],
         [
             [task]
             + [f"{scores[a][:, t].mean():.2f} ± {scores[a][:, t].std(ddof=1):.2f}" for a in scores]
@@ -653,8 +824,10 @@ def build_report(
     var_rows = []
     for alg, m in scores.items():
         v = power.seed_variance(m)
-        var_rows.append([alg, f"{v['mean_task_std']:.3f}", f"{v['run_mean_std']:.3f}"])
-    doc.table(["Algorithm", "Mean per-task std", "Std of run-mean score"], var_rows)
+        var_rows.append(
+            [alg, str(m.shape[0]), f"{v['mean_task_std']:.3f}", f"{v['run_mean_std']:.3f}"]
+        )
+    doc.table(["Algorithm", "n", "Mean per-task std", "Std of run-mean score"], var_rows)
 
     # pass@k / pass^k where success is binary.
     binary = all(np.isin(m, (0.0, 1.0)).all() for m in scores.values())
@@ -668,9 +841,9 @@ def build_report(
             "(pessimistic); unbiased estimates averaged over tasks ('On Randomness in Agentic Evals')."
         )
         doc.table(
-            ["Algorithm", *[f"pass@{k}" for k in ks], *[f"pass^{k}" for k in ks]],
+            ["Algorithm", "n", *[f"pass@{k}" for k in ks], *[f"pass^{k}" for k in ks]],
             [
-                [alg]
+                [alg, str(m.shape[0])]
                 + [f"{power.pass_at_k(m, k, opts.success_threshold):.2f}" for k in ks]
                 + [f"{power.pass_hat_k(m, k, opts.success_threshold):.2f}" for k in ks]
                 for alg, m in scores.items()
@@ -698,14 +871,19 @@ def build_report(
                 "all layouts, so coverage there says little."
             )
             doc.table(
-                ["Algorithm", "Mean", "IQM"],
+                ["Algorithm", "n", "Mean", "IQM"],
                 [
-                    [alg]
+                    [alg, str(cov_set.matrices[alg].shape[0])]
                     + [
-                        format_interval(
-                            cov.points[alg][i], cov.intervals[alg][0, i], cov.intervals[alg][1, i]
+                        interval_cell(
+                            label,
+                            cov.points[alg][i],
+                            cov.intervals[alg][0, i],
+                            cov.intervals[alg][1, i],
+                            cov_set.matrices[alg].shape[0],
+                            len(cov_set.tasks),
                         )
-                        for i in range(2)
+                        for i, label in enumerate(("Mean", "IQM"))
                     ]
                     for alg in cov.points
                 ],
@@ -739,40 +917,42 @@ def build_report(
             f"IQM difference of {opts.effect} and a probability of improvement of {opts.poi_effect} "
             f"with power {opts.target_power} (95% bootstrap interval excludes no effect), and the "
             "smallest effects this sweep's seeds detect with that power "
-            "('On Randomness in Agentic Evals'; 'Quantifying Variance in Evaluation Benchmarks')."
+            "('On Randomness in Agentic Evals'; 'Quantifying Variance in Evaluation Benchmarks'). "
+            "Seeds needed: with the pilot as it is [with its spread at either end of the 95% "
+            "interval of the pilot's standard deviation] — the pilot's variance is itself "
+            f"uncertain. Below {power.MIN_PILOT} pilot runs there is no variance worth sizing "
+            f"from: the answer is to run at least {power.MIN_PILOT} seeds first."
         )
         power_rows = []
         for alg, m in scores.items():
             kw = {"sims": opts.sims, "reps": opts.power_reps, "seed": opts.seed}
-            n_iqm = power.seeds_needed(m, opts.effect, "iqm", opts.target_power, **kw)
-            n_poi = power.seeds_needed(m, opts.poi_effect, "poi", opts.target_power, **kw)
-            mde_kw = {
-                "sims": max(50, opts.sims // 2),
-                "reps": max(100, opts.power_reps // 2),
-                "seed": opts.seed,
-            }
-            mde_iqm = power.minimum_detectable_effect(
-                m, metric="iqm", target_power=opts.target_power, **mde_kw
-            )
-            mde_poi = power.minimum_detectable_effect(
-                m, metric="poi", target_power=opts.target_power, **mde_kw
-            )
-            power_rows.append(
-                [
-                    alg,
-                    str(m.shape[0]),
-                    str(n_iqm.seeds) if n_iqm.seeds else "> 100",
-                    str(n_poi.seeds) if n_poi.seeds else "> 100",
-                    f"{mde_iqm:.3f}",
-                    f"{mde_poi:.3f}",
-                ]
-            )
+            n_iqm = power.seeds_estimate(m, opts.effect, "iqm", opts.target_power, **kw)
+            n_poi = power.seeds_estimate(m, opts.poi_effect, "poi", opts.target_power, **kw)
+            if m.shape[0] < power.MIN_PILOT:
+                mde_iqm = mde_poi = f"run at least {power.MIN_PILOT} seeds first"
+            else:
+                mde_kw = {
+                    "sims": max(50, opts.sims // 2),
+                    "reps": max(100, opts.power_reps // 2),
+                    "seed": opts.seed,
+                }
+                mde_iqm = "{:.3f}".format(
+                    power.minimum_detectable_effect(
+                        m, metric="iqm", target_power=opts.target_power, **mde_kw
+                    )
+                )
+                mde_poi = "{:.3f}".format(
+                    power.minimum_detectable_effect(
+                        m, metric="poi", target_power=opts.target_power, **mde_kw
+                    )
+                )
+            power_rows.append([alg, str(m.shape[0]), n_iqm.text(), n_poi.text(), mde_iqm, mde_poi])
         doc.table(
             [
                 "Algorithm (pilot)",
                 "Seeds now",
-                f"Seeds for ΔIQM={opts.effect}",
-                f"Seeds for P(X>Y)={opts.poi_effect}",
+                f"Seeds for ΔIQM={opts.effect} [range]",
+                f"Seeds for P(X>Y)={opts.poi_effect} [range]",
                 "Smallest ΔIQM detectable now",
                 "Smallest P(X>Y) detectable now",
             ],
@@ -784,7 +964,8 @@ def build_report(
                 "algorithm X by P(X > Y): the power of this many seeds to find the difference "
                 "observed between the two sets of runs (resampling both as pilots; detected = "
                 "the 95% interval of P(X > Y) excludes 0.5), and the seeds that would reach "
-                f"power {opts.target_power} when these fall short."
+                f"power {opts.target_power} [range from the pilots' variance]. 'Enough' is "
+                "yes only when even the pessimistic end of that range is met."
             )
             doc.table(
                 ["X", "Y", "P(X>Y) seen", "Seeds now", "Power now", "Enough?", "Seeds needed"],
@@ -802,6 +983,7 @@ def build_report(
             ["sweep.yaml SHA-256", prov["sweep_spec_sha256"] or "(no sweep.yaml)"],
             ["varied fields", ", ".join(sweep.varied_fields) or "(agent, bonus only)"],
             ["python", ", ".join(prov["python"]) or "?"],
+            ["code fingerprints (runs)", ", ".join(prov["fingerprints"])],
             [
                 "git commits (runs)",
                 "; ".join(f"{c} ({n})" for c, n in prov["git_commits"].items()) or "?",
@@ -813,6 +995,26 @@ def build_report(
     cells = sweep.runs_per_cell()
     doc.h("Completed runs per cell", 3)
     doc.table(["Algorithm", *sweep.tasks], [[a, *map(str, cells[a].values())] for a in cells])
+    doc.h("Code and env version per cell", 3)
+    doc.p(
+        "Code fingerprint: a hash of the package sources that trained the run, its plugins' "
+        "sources and the env version (docs/run_store.md). A cell pools runs of one code and "
+        "one env version only, unless the report was made with --allow-mixed."
+    )
+    doc.table(
+        ["Algorithm", "Task", "n", "Seeds", "Env version", "Code fingerprint"],
+        [
+            [
+                c["algorithm"],
+                c["task"],
+                str(c["runs"]),
+                ", ".join(map(str, c["seeds"])),
+                ", ".join(c["env_versions"]),
+                ", ".join(c["fingerprints"]),
+            ]
+            for c in prov["cells"]
+        ],
+    )
     missing = _missing_rows(sweep, [s for s in (final, curves, cov_set) if s is not None])
     doc.h("Runs missing or left out", 3)
     if missing:

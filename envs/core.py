@@ -10,6 +10,15 @@ auto-reset lives here, in one place. After an episode ends, ``step`` returns the
 observation of the next episode and keeps the last one of the finished episode in
 ``info["final_observation"]`` so agents can bootstrap values at truncations.
 
+``terminated`` and ``truncated`` never both hold here: ``truncated`` means "the time limit
+cut an episode that had not ended", ``terminated`` "the episode ended" (goal, death, leaf),
+even on the limit's last step. A learner bootstraps the value of ``final_observation``
+exactly where ``truncated`` holds and nowhere else, so the two must be exclusive. Gymnasium's
+``TimeLimit`` (MiniGrid's and MO-Gymnasium's registrations) sets ``truncated`` on the limit's
+last step whether or not the episode also terminated; the Gymnasium and MO-Gymnasium doors
+(:mod:`envs.gymnasium`, :mod:`envs.mo_gymnasium`) report that convention
+(``terminated=True, truncated=True``).
+
 Multi-objective environments (:mod:`envs.multiobjective.base`) keep this shape and
 auto-reset; their ``reward`` is a float32 vector ``[m]`` described by
 ``env.reward_space(params)``.
@@ -46,6 +55,17 @@ class EnvParams:
 class Environment:
     """Base class: pure, jit- and vmap-able reset/step with auto-reset."""
 
+    #: agents acting at each step; a multi-agent env stacks ``num_agents ≥ 2`` of them on a
+    #: leading axis of obs, action, reward and ``info["event"]`` (agents read this to decide
+    #: whether they can train the env)
+    num_agents: int = 1
+    #: whether ``reward`` is a float32 vector of objectives ``[m]`` (described by
+    #: ``reward_space(params)``) rather than a scalar
+    vector_reward: bool = False
+    #: the task the env was built from, or None: a gridworld's ``Task`` (grid ``height`` /
+    #: ``width``, which coverage diagnostics need, and the mission text ``description``)
+    task: Any = None
+
     @property
     def default_params(self) -> EnvParams:
         """Parameters used when ``params`` is omitted."""
@@ -73,8 +93,65 @@ class Environment:
         action: jax.Array,
         params: EnvParams | None = None,
     ) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array, Info]:
-        """Advance one step, resetting automatically when the episode ends."""
+        """Advance one step, resetting automatically when the episode ends.
+
+        Under ``jax.vmap`` this dispatches to :meth:`step_batch` (a ``custom_vmap`` rule):
+        the vmapped ``step`` is bit for bit what the select-based auto-reset gives, but a
+        fresh episode is computed only for the envs whose episode ended. Called on concrete
+        (non-traced) values it runs :meth:`step_select` as it is.
+        """
         params = self.default_params if params is None else params
+        args = (key, state, action, params)
+        leaves, tree = jax.tree.flatten(args)
+        traced = [isinstance(leaf, jax.core.Tracer) for leaf in leaves]
+        if not any(traced):  # eager call: nothing can be vmapped, no wrapper needed
+            return self.step_select(key, state, action, params)
+        # Only traced leaves are custom_vmap arguments; concrete ones (e.g. default params'
+        # Python numbers) stay closed-over constants, as they were without the wrapper.
+        num_params = len(jax.tree.leaves(params))
+
+        def merge(dynamic, static=None):
+            """All leaves from the traced ones (``static`` or the constant for the others)."""
+            it = iter(dynamic)
+            return [
+                next(it) if t else (leaf if static is None else static)
+                for leaf, t in zip(leaves, traced, strict=True)
+            ]
+
+        @jax.custom_batching.custom_vmap
+        def stepped(*dynamic):
+            return self.step_select(*jax.tree.unflatten(tree, merge(dynamic)))
+
+        @stepped.def_vmap
+        def batched_rule(axis_size, in_batched, *dynamic):
+            batched = merge(in_batched, static=False)
+            if any(batched[len(leaves) - num_params :]):
+                # Parameters that vary across the batch: step_batch shares one set, so
+                # vmap the select-based step as vmap would without this rule.
+                in_axes = [0 if b else None for b, t in zip(batched, traced, strict=True) if t]
+                out = jax.vmap(stepped.fun, in_axes=in_axes)(*dynamic)
+            else:
+                full = [
+                    leaf if b or i >= len(leaves) - num_params else _broadcast(leaf, axis_size)
+                    for i, (leaf, b) in enumerate(zip(merge(dynamic), batched, strict=True))
+                ]
+                out = self.step_batch(*jax.tree.unflatten(tree, full))
+            return out, jax.tree.map(lambda _: True, out)
+
+        return stepped(*[leaf for leaf, t in zip(leaves, traced, strict=True) if t])
+
+    def step_select(
+        self,
+        key: jax.Array,
+        state: Any,
+        action: jax.Array,
+        params: EnvParams,
+    ) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array, Info]:
+        """One step with auto-reset as a select: the reference semantics of :meth:`step`.
+
+        Under a plain ``jax.vmap`` this computes a fresh episode for every env at every
+        step; :meth:`step` and :meth:`step_batch` give the same results without that cost.
+        """
         key_step, key_reset = jax.random.split(key)
         obs_st, state_st, reward, terminated, truncated, info = self.step_env(
             key_step, state, action, params
@@ -163,6 +240,11 @@ class Environment:
         a bonus pulls the agent towards a distractor.
         """
         return {}
+
+
+def _broadcast(leaf: jax.Array, size: int) -> jax.Array:
+    """``leaf`` repeated along a new leading axis of ``size`` (an unbatched vmap argument)."""
+    return jnp.broadcast_to(leaf, (size, *jnp.shape(leaf)))
 
 
 def replace_where(mask: jax.Array, chunk: int, compute: Any, values: Any) -> Any:

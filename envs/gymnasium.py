@@ -1,4 +1,7 @@
-"""Gymnasium front door: every gridworld task as ``explore/<Name>-v0``.
+"""Gymnasium front door: every gridworld and single-agent env as ``explore/<Name>-v<version>``.
+
+The ids follow from each env's registered kind and version (:func:`envs.register`), so an env
+registered later, by a plugin, gets its id at once; the suite's envs are at version 0.
 
 >>> import gymnasium, envs  # ``import envs`` registers the ids (as ``import minigrid`` does)
 >>> env = gymnasium.make("explore/DoorKey-8x8-v0", contexts=0)
@@ -10,6 +13,11 @@ images; ``info`` carries ``success``, ``event`` and its ``caption``.
 
 Seeding: ``reset(seed=s)`` fixes every later layout and transition, so trajectories are
 reproducible; without a seed, keys follow Gymnasium's ``np_random``.
+
+Time limits follow Gymnasium's ``TimeLimit`` (and MiniGrid's own ``step``): the step that
+reaches the episode limit returns ``truncated=True`` even when it also terminates the
+episode (``terminated=True, truncated=True``). The core's ``step`` reports ``truncated``
+only where the limit cut an episode that did not end (see :mod:`envs.core`).
 """
 
 from __future__ import annotations
@@ -39,6 +47,11 @@ def _spaces(env: Environment) -> tuple[gymnasium.spaces.Box, gymnasium.spaces.Di
     return observation_space, gymnasium.spaces.Discrete(env.action_space().n)
 
 
+def _time_limit(terminated: Any, truncated: Any, elapsed: Any, limit: int) -> Any:
+    """Gymnasium's ``TimeLimit``: truncated wherever the limit is reached, terminated or not."""
+    return truncated | (terminated & (elapsed >= limit))
+
+
 def _check_render_mode(render_mode: str | None) -> None:
     if render_mode not in (None, "rgb_array"):
         raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
@@ -61,12 +74,15 @@ class GridWorldEnv(gymnasium.Env):
         self._step = jax.jit(self.env.step_env)
         self._key: jax.Array | None = None
         self._state: Any = None
+        self._limit = int(self.params.max_steps_in_episode)
+        self._elapsed = 0
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start an episode; the JAX key comes from Gymnasium's seeded ``np_random``."""
         super().reset(seed=seed)
+        self._elapsed = 0
         self._key = jax.random.PRNGKey(int(self.np_random.integers(0, _MAX_SEED)))
         self._key, key = jax.random.split(self._key)
         obs, self._state = self._reset(key, self.params)
@@ -86,7 +102,9 @@ class GridWorldEnv(gymnasium.Env):
         )
         event = int(info["event"])
         out = {"success": bool(info["success"]), "event": event, "caption": self.env.caption(event)}
-        return np.asarray(obs), float(reward), bool(terminated), bool(truncated), out
+        self._elapsed += 1
+        truncated = _time_limit(bool(terminated), bool(truncated), self._elapsed, self._limit)
+        return np.asarray(obs), float(reward), bool(terminated), truncated, out
 
     def render(self) -> np.ndarray | None:
         """RGB picture of the whole grid (``render_mode="rgb_array"``)."""
@@ -137,11 +155,14 @@ class GridWorldVectorEnv(VectorEnv):
         self._step = jax.jit(jax.vmap(self.env.step, in_axes=(0, 0, 0, None)))
         self._keys: jax.Array | None = None
         self._state: Any = None
+        self._limit = int(self.params.max_steps_in_episode)
+        self._elapsed = np.zeros(self.num_envs, np.int64)
 
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset every copy; ``seed`` is one int (split per copy) or one int per copy."""
+        self._elapsed = np.zeros(self.num_envs, np.int64)
         if isinstance(seed, list | tuple):
             if len(seed) != self.num_envs:
                 raise ValueError(
@@ -178,7 +199,10 @@ class GridWorldVectorEnv(VectorEnv):
             split[:, 1], self._state, jnp.asarray(actions, jnp.int32), self.params
         )
         terminated, truncated = np.asarray(terminated), np.asarray(truncated)
+        self._elapsed += 1
+        truncated = _time_limit(terminated, truncated, self._elapsed, self._limit)
         done = terminated | truncated
+        self._elapsed[done] = 0
         success, event = np.asarray(info["success"]), np.asarray(info["event"])
         final_obs = np.full(self.num_envs, None, dtype=object)
         final = np.asarray(info["final_observation"])
@@ -208,9 +232,9 @@ class GridWorldVectorEnv(VectorEnv):
 
 
 def register_all() -> list[str]:
-    """Register ``explore/<Name>-v0`` for every gridworld task (idempotent); returns the ids.
+    """The ``explore/<Name>-v<version>`` ids of the gridworld tasks (idempotent).
 
     ``import envs`` already did (:func:`envs.register_gymnasium`); kept for callers of the
     Gymnasium front door.
     """
-    return register_gymnasium("envs.gridworld.tasks")
+    return register_gymnasium("gridworld")

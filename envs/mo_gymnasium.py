@@ -7,12 +7,14 @@
 >>> env = mo_gymnasium.wrappers.LinearReward(env, weight=np.array([0.7, 0.3]))
 >>> venv = gymnasium.make_vec("explore/DeepSeaTreasure-v0", num_envs=4096)  # one jitted call
 
-The door adds nothing to the envs (DESIGN.md): the reward is the env's float32 vector
+The door adds nothing to the envs: the reward is the env's float32 vector
 ``[m]`` as a NumPy array, ``unwrapped.reward_space`` / ``reward_dim`` / ``pareto_front(gamma)``
 are the env's, ``info`` carries ``success``, ``event`` and its ``caption``. Keyword
 arguments of ``make`` go to ``envs.make`` (``float_state``, ``env_seed``, ...). Episode limits
 are the envs' own (no ``TimeLimit`` wrapper; DST and Resource Gathering truncate at 100 steps
-as MO-Gymnasium's registrations do). Use ``mo_gymnasium.make`` (it turns off Gymnasium's
+as MO-Gymnasium's registrations do; Fruit Tree, registered there without a limit, never
+reaches ours) and follow Gymnasium's ``TimeLimit``: a step that ends the episode on the
+limit's last step returns ``terminated=True, truncated=True``, as MO-Gymnasium's do. Use ``mo_gymnasium.make`` (it turns off Gymnasium's
 env checker, which insists on scalar rewards).
 
 The vector env steps the whole batch in one jitted, vmapped call. Its default
@@ -34,7 +36,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from envs import register_gymnasium
-from envs.gymnasium import NAMESPACE, GridWorldEnv, GridWorldVectorEnv, _as_int
+from envs.gymnasium import NAMESPACE, GridWorldEnv, GridWorldVectorEnv, _as_int, _time_limit
 from envs.multiobjective.base import MOEnvironment, is_multiobjective
 
 
@@ -77,7 +79,9 @@ class MOEnv(GridWorldEnv):
         )
         event = int(info["event"])
         out = {"success": bool(info["success"]), "event": event, "caption": self.env.caption(event)}
-        return np.asarray(obs), np.asarray(reward), bool(terminated), bool(truncated), out
+        self._elapsed += 1
+        truncated = _time_limit(bool(terminated), bool(truncated), self._elapsed, self._limit)
+        return np.asarray(obs), np.asarray(reward), bool(terminated), truncated, out
 
     def pareto_front(self, gamma: float) -> np.ndarray:
         """The env's true front of discounted returns, ``[k, reward_dim]``."""
@@ -173,6 +177,9 @@ class MOVectorEnv(GridWorldVectorEnv):
             )
         )
         terminated, truncated = np.asarray(terminated), np.asarray(truncated)
+        # The copies reset on this step start counting again (Gymnasium's TimeLimit per copy).
+        self._elapsed = np.where(self._autoreset, 0, self._elapsed + 1)
+        truncated = _time_limit(terminated, truncated, self._elapsed, self._limit)
         self._autoreset = terminated | truncated
         everywhere = np.ones(self.num_envs, bool)
         infos = {
@@ -187,4 +194,4 @@ class MOVectorEnv(GridWorldVectorEnv):
 def register_all() -> list[str]:
     """The multi-objective tasks' ids; ``import envs`` registered them
     (:func:`envs.register_gymnasium`, one loop for every family)."""
-    return register_gymnasium("envs.multiobjective.tasks")
+    return register_gymnasium("multi-objective")

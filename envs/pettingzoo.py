@@ -1,4 +1,4 @@
-"""PettingZoo front door for the social dilemmas (``envs/social``).
+"""PettingZoo front door for every multi-agent env (the social dilemmas and any user env).
 
 >>> from envs.pettingzoo import parallel_env, BatchedParallelEnv
 >>> env = parallel_env("Harvest-Open", render_mode="rgb_array")
@@ -7,10 +7,16 @@
 ...     {agent: env.action_space(agent).sample() for agent in env.agents})
 >>> batch = BatchedParallelEnv("CleanUp", batch_size=64, seed=0)  # one jitted, vmapped step
 
+Any env registered with ``kind="multi-agent"`` (or any :class:`envs.core.Environment` with
+an integer ``num_agents ≥ 2`` that follows the multi-agent contract of :mod:`envs.core`: stacked
+``obs [N, ...]``, ``action [N]``, ``reward [N]``, ``info["event"] [N]``) goes through this
+door; ``agent_ids`` defaults to ``player_0, player_1, ...``.
+
 Keyword arguments go to ``envs.make`` (``num_agents``, ``ascii_map``, ``episode_length``,
 ...). Dicts keyed by agent name exist only here; inside JAX everything is stacked on the
-agent axis. Observations are NumPy ``uint8 [11, 11, 4]`` per agent; ``infos[agent]``
-carries the agent's ``event`` code and its ``caption``. When the episode ends every
+agent axis. Observations are NumPy arrays of the env's per-agent space (``uint8 [11, 11, 4]``
+for the social dilemmas); ``infos[agent]`` carries the agent's ``event`` code and its
+``caption``. When the episode ends every
 agent is removed from ``agents`` (PettingZoo's convention) and ``reset`` starts the next.
 
 Seeding: ``reset(seed=s)`` fixes the whole trajectory (layout draws and transitions);
@@ -27,16 +33,51 @@ import jax.numpy as jnp
 import numpy as np
 from pettingzoo import ParallelEnv
 
+from envs.core import Environment
 from envs.registry import make
-from envs.social.base import GridSocialEnv
 
 _MAX_SEED = 2**31 - 1
 
 
-def _agent_spaces(env: GridSocialEnv) -> tuple[gymnasium.spaces.Box, gymnasium.spaces.Discrete]:
+def _agent_spaces(env: Environment) -> tuple[gymnasium.spaces.Box, gymnasium.spaces.Discrete]:
     obs = env.observation_space()
-    space = gymnasium.spaces.Box(0, 255, obs.shape, np.uint8)
+    low = np.broadcast_to(np.asarray(obs.low, obs.dtype), obs.shape)
+    high = np.broadcast_to(np.asarray(obs.high, obs.dtype), obs.shape)
+    space = gymnasium.spaces.Box(low, high, obs.shape, np.dtype(obs.dtype))
     return space, gymnasium.spaces.Discrete(env.action_space().n)
+
+
+def is_multi_agent(env: Any) -> bool:
+    """Whether ``env`` declares the multi-agent contract (an integer ``num_agents`` ≥ 2)."""
+    n = getattr(env, "num_agents", None)
+    return isinstance(n, int | np.integer) and not isinstance(n, bool) and n >= 2
+
+
+def agent_ids(env: Any) -> list[str]:
+    """The env's agent names (``agent_ids``, else ``player_0 ... player_{N-1}``)."""
+    ids = getattr(env, "agent_ids", None)
+    return list(ids) if ids is not None else [f"player_{i}" for i in range(int(env.num_agents))]
+
+
+def _make_multi_agent(name: str, options: dict[str, Any]) -> tuple[Environment, Any]:
+    env, params = make(name, **options)
+    if not is_multi_agent(env):
+        raise ValueError(
+            f"{name!r} is not a multi-agent environment (num_agents < 2); "
+            "single-agent envs use gymnasium.make('explore/<Name>-v<version>')"
+        )
+    return env, params
+
+
+def _captioner(env: Environment):
+    # Social envs name the agent in their captions ("Agent 3 eats an apple."); a plain
+    # Environment.caption takes the event code only.
+    import inspect
+
+    takes_agent = len(inspect.signature(env.caption).parameters) >= 2
+    if takes_agent:
+        return lambda event, agent: env.caption(int(event), agent)
+    return lambda event, agent: env.caption(int(event))
 
 
 class SocialParallelEnv(ParallelEnv):
@@ -51,17 +92,18 @@ class SocialParallelEnv(ParallelEnv):
     def __init__(self, name: str, render_mode: str | None = None, **options: Any) -> None:
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
-        self.env, self.params = make(name, **options)
-        if not isinstance(self.env, GridSocialEnv):
-            raise ValueError(f"{name!r} is not a social (multi-agent) environment")
+        self.env, self.params = _make_multi_agent(name, options)
         self.metadata = {**self.metadata, "name": name}
         self.render_mode = render_mode
-        self.possible_agents = list(self.env.agent_ids)
+        self.possible_agents = agent_ids(self.env)
         self.agents: list[str] = []
         self._index = {agent: i for i, agent in enumerate(self.possible_agents)}
         self._obs_space, self._act_space = _agent_spaces(self.env)
-        h, w = self.env.layout.height, self.env.layout.width
-        self.state_space = gymnasium.spaces.Box(0, 255, (h, w, 3), np.uint8)
+        self._caption = _captioner(self.env)
+        layout = getattr(self.env, "layout", None)
+        if layout is not None and hasattr(self.env, "_map_view"):  # the social gridworlds
+            h, w = layout.height, layout.width
+            self.state_space = gymnasium.spaces.Box(0, 255, (h, w, 3), np.uint8)
         self._reset = jax.jit(self.env.reset_env)
         # The raw transition: PettingZoo leaves resetting to the caller.
         self._step = jax.jit(self.env.step_env)
@@ -132,7 +174,7 @@ class SocialParallelEnv(ParallelEnv):
         infos = {
             a: {
                 "event": int(events[self._index[a]]),
-                "caption": self.env.caption(events[self._index[a]], self._index[a]),
+                "caption": self._caption(events[self._index[a]], self._index[a]),
             }
             for a in live
         }
@@ -142,12 +184,15 @@ class SocialParallelEnv(ParallelEnv):
 
     def render(self) -> np.ndarray | None:
         """RGB frame of the whole map (``render_mode="rgb_array"``), else None."""
-        if self.render_mode is None or self._state is None:
+        if self.render_mode is None or self._state is None or not hasattr(self.env, "render"):
             return None
         return self.env.render(self._state)
 
     def state(self) -> np.ndarray:
-        """Global symbolic state uint8 [H, W, 3]: object, agent id + 1, orientation + 1."""
+        """Global symbolic state uint8 [H, W, 3]: object, agent id + 1, orientation + 1
+        (the social gridworlds; other envs have no global state here)."""
+        if not hasattr(self, "state_space"):
+            raise NotImplementedError(f"{self.metadata['name']} has no global state")
         if self._state is None:
             raise ValueError("call reset() before state()")
         st = self._state
@@ -182,9 +227,9 @@ class BatchedParallelEnv:
     def __init__(self, name: str, batch_size: int, seed: int = 0, **options: Any) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size: must be at least 1, got {batch_size}")
-        self.env, self.params = make(name, **options)
+        self.env, self.params = _make_multi_agent(name, options)
         self.batch_size = batch_size
-        self.possible_agents = list(self.env.agent_ids)
+        self.possible_agents = agent_ids(self.env)
         self.single_observation_space, self.single_action_space = _agent_spaces(self.env)
         self._key = jax.random.PRNGKey(seed)
         self._reset = jax.jit(jax.vmap(self.env.reset, (0, None)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 
 from explore import __version__
 from explore.commands import COMMAND_MODULES
@@ -27,7 +28,33 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.add_parser(subparsers)
+    for sub in subparsers.choices.values():
+        _add_common_options(sub)
     return parser
+
+
+def _add_common_options(parser: argparse.ArgumentParser) -> None:
+    """``--import`` and ``--debug`` on a command's parser and on its sub-commands' parsers."""
+    # SUPPRESS: a sub-command's parser must not reset what its parent parsed.
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        metavar="MODULE",
+        default=argparse.SUPPRESS,
+        help="import a plugin module (or .py file) that registers envs or bonuses first; "
+        "repeatable (also: $EXPLORE_PLUGINS, entry points 'explore.plugins')",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the full traceback of an error",
+    )
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _add_common_options(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,9 +73,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        from explore import plugins
+
+        # Before the command: plugins register the envs and bonuses its config names.
+        plugins.load_all(getattr(args, "imports", None) or [])
         return int(args.func(args) or 0)
     except (ValueError, KeyError, FileNotFoundError) as err:
-        # Bad input: one clear line, no traceback.
+        # Bad input: one clear line, no traceback (unless --debug).
+        if getattr(args, "debug", False):
+            traceback.print_exc()
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"explore {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -32,7 +32,6 @@ from pydantic import (
 )
 
 from agents.configs import AGENTS, RUN_LEVEL_FIELDS, PPOConfig, SameAs, agent_entry, sections
-from explore.names import did_you_mean
 
 _SECTIONS: dict[str, type[PPOConfig]] = sections()
 DEFAULT_AGENT = "ppo"
@@ -69,6 +68,46 @@ class _RunFields(BaseModel):
     vec_env: Literal["dummy", "subproc"] = Field(
         "dummy", description="sb3 agents: DummyVecEnv (one process) or SubprocVecEnv (one per env)"
     )
+    imports: list[str] = Field(
+        default_factory=list,
+        description="plugin modules (or .py files) that register envs/bonuses, imported first",
+    )
+    # Recorded, not set: see explore.plugins. The run fingerprint hashes these sources.
+    plugins: dict[str, str] = Field(
+        default_factory=dict,
+        description="recorded: every plugin module loaded for the run → its source file",
+    )
+    # Recorded, not set: filled from envs.env_version when a run starts (explore.runs), so
+    # runs of different env versions are never pooled; hashed into the run fingerprint.
+    env_version: int | None = Field(
+        None, description="recorded: the env's registered version when the run started"
+    )
+
+    @field_validator("imports", mode="before")
+    @classmethod
+    def _imports_list(cls, value: Any) -> Any:
+        # imports=my_pkg.envs or imports=a,b on the command line: a list of one or more.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("imports", mode="after")
+    @classmethod
+    def _load_imports(cls, value: list[str]) -> list[str]:
+        # Imported while validating, so every process that reads the config (sweep pool and
+        # Ray workers, report) has the plugin's envs and bonuses before it uses them.
+        from explore.plugins import load_all
+
+        load_all(value)
+        return value
+
+    @model_validator(mode="after")
+    def _record_plugins(self) -> Any:
+        if not self.plugins:
+            from explore.plugins import loaded
+
+            self.plugins = loaded()
+        return self
 
     @field_validator("agent")
     @classmethod
@@ -120,7 +159,25 @@ class _RunFields(BaseModel):
             for key in RUN_LEVEL_FIELDS:
                 if key in values:
                     raise ValueError(f"{section}.{key}: set the run's {key} instead")
-            values = {**bonus_settings(data.get("bonus"), _SECTIONS[section], values), **values}
+            # The chosen agent's own class: an agent sharing a section may read fewer fields
+            # (SB3's agents), and a field it does not read is refused rather than ignored.
+            config = AGENTS[agent].config
+            wide = _SECTIONS[section].model_fields
+            # At its default such a field changes nothing (config.yaml files written before
+            # the agent had its own class list it): dropped, not refused.
+            values = {
+                k: v
+                for k, v in values.items()
+                if k in config.model_fields or k not in wide or v != wide[k].default
+            }
+            unread = [k for k in values if k not in config.model_fields]
+            if unread and all(k in wide for k in unread):
+                users = [a for a, e in AGENTS.items() if unread[0] in e.config.model_fields]
+                raise ValueError(
+                    f"{section}.{unread[0]}: agent={agent} does not use it "
+                    f"(agents that do: {', '.join(users)})"
+                )
+            values = {**bonus_settings(data.get("bonus"), config, values), **values}
         data[section] = values
         return data
 
@@ -128,12 +185,22 @@ class _RunFields(BaseModel):
     def _dump(self, handler: Any) -> dict[str, Any]:
         # Only the chosen agent's section, without the run-level fields it mirrors.
         data = handler(self)
+        for key in ("imports", "plugins"):  # written only when used
+            if not data.get(key):
+                data.pop(key, None)
+        if data.get("env_version") is None:  # recorded once the run starts
+            data.pop("env_version", None)
+        # The chosen agent's section holds only the fields that agent reads (SB3's agents read
+        # part of ppo.*).
+        read = AGENTS[self.agent].config.model_fields if self.agent in AGENTS else {}
         for name in _SECTIONS:
             if data.get(name) is None:
                 data.pop(name, None)
             else:
                 for key in RUN_LEVEL_FIELDS:
                     data[name].pop(key, None)
+                if name == self.section:
+                    data[name] = {k: v for k, v in data[name].items() if k in read}
         return data
 
     @property
@@ -142,9 +209,12 @@ class _RunFields(BaseModel):
         return AGENTS[self.agent].section
 
     @property
-    def agent_settings(self) -> PPOConfig:
-        """The chosen agent's settings, with the run's ``total_steps``."""
+    def agent_settings(self) -> BaseModel:
+        """The chosen agent's settings (its own class), with the run's ``total_steps``."""
         settings = getattr(self, self.section)
+        config = AGENTS[self.agent].config
+        if type(settings) is not config:  # an agent reading part of a shared section (SB3)
+            settings = config(**settings.model_dump(include=set(config.model_fields)))
         return settings.model_copy(update={k: getattr(self, k) for k in RUN_LEVEL_FIELDS})
 
     def identity(self) -> dict[str, Any]:
@@ -153,6 +223,11 @@ class _RunFields(BaseModel):
         data.pop("seed")
         for key in ("log_every", "checkpoint_every", "tensorboard", "wandb", "vec_env"):
             data.pop(key)
+        # How plugins were loaded (--import, $EXPLORE_PLUGINS, imports:) does not change the
+        # run; what they contain is hashed into the run fingerprint from ``plugins``.
+        data.pop("imports", None)
+        data.pop("plugins", None)
+        data.pop("env_version", None)  # in the run fingerprint, not the config hash
         return data
 
     def config_hash(self) -> str:
@@ -176,6 +251,14 @@ RunConfig = create_model(
         for name, config in _SECTIONS.items()
     },
 )
+
+
+def in_jax_loop(agent: str) -> bool:
+    """Whether ``agent`` trains in :mod:`explore.train`'s JAX loop (all seeds in one compiled
+    program), else one seed per process through :mod:`explore.train_sb3` (the SB3 agents,
+    registered without a JAX runner). The one place where the driver is chosen by agent:
+    :func:`explore.train.train` dispatches on it and the sweep launchers read it."""
+    return agent_entry(agent).runner is not None
 
 
 def bonus_settings(
@@ -269,6 +352,9 @@ def _chosen_agent(data: dict[str, Any], overrides: list[str]) -> str:
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``key=value`` strings to a config dict (returns a new dict)."""
+    # Imported here: ``import envs`` loads JAX, which the parser and ``--help`` never need.
+    from envs.names import did_you_mean
+
     data = json.loads(json.dumps(data))
     top = set(_RunFields.model_fields)
     section = AGENTS[_chosen_agent(data, overrides)].section
@@ -309,6 +395,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 def build_config(data: dict[str, Any]) -> RunConfig:
     """Validate ``data`` into a RunConfig; errors name each offending field."""
+    from envs.names import did_you_mean  # see apply_overrides
+
     try:
         return RunConfig.model_validate(data)
     except ValidationError as err:

@@ -23,8 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from agents.seeds import run_seeds
-from explore.config import RunConfig
-from explore.runs import RunDir
+from explore.config import RunConfig, in_jax_loop
+from explore.runs import RunDir, settle_stale
 
 # Per-update sums that become per-episode means in the logs.
 _EPISODE_SUMS = (
@@ -49,27 +49,44 @@ def build(cfg: RunConfig, env: tuple[Any, Any] | None = None):
     built with the agent's settings; ``train`` wraps it in the run store. ``env`` is an
     already built ``(env, env_params)`` for ``cfg.env`` (sweeps validate many configs per env).
     """
-    import importlib
-
     import agents.bonuses
     import envs
-    from agents.configs import AGENTS
+    from agents.configs import runner_class
 
-    entry = AGENTS[cfg.agent]
-    if entry.runner is None:
+    if not in_jax_loop(cfg.agent):
         raise ValueError(
-            f"agent {cfg.agent!r} does not run through explore.train's JAX loop; use agents.sb3"
+            f"agent {cfg.agent!r} does not run in explore.train's JAX loop (see explore.train_sb3)"
         )
     env, env_params = env if env is not None else envs.make(cfg.env, **cfg.env_kwargs)
     bonus_kwargs = dict(cfg.bonus_kwargs)
-    if cfg.bonus.startswith("oni") or "oni(" in cfg.bonus:
+    needs = agents.bonuses.env_context(cfg.bonus)  # declared by the bonus (Bonus.env_context)
+    if "captions" in needs:
         bonus_kwargs.setdefault("captions", env.captions)
-        task = getattr(getattr(env, "task", None), "description", "") or cfg.env
+    if "task" in needs:
+        task = (env.task.description if env.task is not None else "") or cfg.env
         bonus_kwargs.setdefault("task", task)
     bonus = agents.bonuses.make(cfg.bonus, **bonus_kwargs)
-    module_name, _, class_name = entry.runner.partition(":")
-    runner_class = getattr(importlib.import_module(module_name), class_name)
-    return env, env_params, bonus, runner_class(env, env_params, bonus, cfg.agent_settings)
+    runner = runner_class(cfg.agent)
+    return env, env_params, bonus, runner(env, env_params, bonus, cfg.agent_settings)
+
+
+def check(cfg: RunConfig) -> None:
+    """Fail on bad names and options (env, env options, bonus, agent settings) before any run
+    directory exists, with the messages ``explore sweep`` gives; for either driver."""
+    if not in_jax_loop(cfg.agent):
+        from explore.train_sb3 import check_sb3  # the torch side
+
+        check_sb3(cfg)
+        return
+    from envs.check import check_env
+    from explore.sweep import make_env
+
+    env = make_env(cfg.env, cfg.env_kwargs)
+    if not cfg.env.startswith("gymnax:"):
+        # The env contract's cheap checks (traced, nothing compiled): a user env that breaks
+        # it fails here in one line naming what is missing, not deep inside the agent.
+        check_env(cfg.env, cheap=True, env=env)
+    build(cfg, env=env)
 
 
 def summarise(metrics: dict[str, np.ndarray]) -> dict[str, float]:
@@ -119,7 +136,7 @@ def _load_checkpoint(run: RunDir, like: Any, updates: int | None) -> Any:
     try:
         return run.load_checkpoint(like, updates)
     except KeyError:
-        if getattr(like, "episode_cells", None) is None:
+        if like.episode_cells is None:
             raise
         older = like.replace(episode_cells=None, cell_bonus=None)
         state, steps, done = run.load_checkpoint(older, updates)
@@ -185,12 +202,27 @@ def train(
     progress: bool = True,
     max_chunks: int | None = None,
     on_chunk: Callable[[int, dict[str, float]], None] | None = None,
+    reuse_stale: bool = False,
+    on_stale: Callable[[str], None] | None = print,
 ) -> list[RunDir]:
     """Train ``cfg`` for every seed under ``out``; returns the run directories.
 
     Completed runs are skipped; interrupted ones resume from their checkpoints.
     ``max_chunks`` stops early leaving runs resumable (as a kill would; used by tests).
+    Agents outside the JAX loop (:func:`explore.config.in_jax_loop`: the SB3 agents) train
+    through :func:`explore.train_sb3.train_seeds`, one seed after the other (``progress``,
+    ``max_chunks`` and ``on_chunk`` apply to the JAX loop only).
+    Runs made by other code (:func:`explore.runs.settle_stale`: another code fingerprint)
+    are set aside and trained again, each named through ``on_stale``; ``reuse_stale`` keeps
+    them as they are.
     """
+    settle_stale(
+        [cfg.model_copy(update={"seed": s}) for s in seeds], out, reuse_stale, say=on_stale
+    )
+    if not in_jax_loop(cfg.agent):
+        from explore.train_sb3 import train_seeds  # the torch side
+
+        return train_seeds(cfg, seeds, out)
     configs = [cfg.model_copy(update={"seed": s}) for s in seeds]
     runs = [RunDir.for_config(out, c) for c in configs]
     todo = [(c, r) for c, r in zip(configs, runs, strict=True) if not r.is_complete()]
@@ -222,8 +254,7 @@ def train(
         for start_update, members in sorted(groups.items()):
             _train_group(ppo, bonus, members, start_update, chunk, progress, max_chunks, on_chunk)
     finally:
-        if hasattr(bonus, "close"):
-            bonus.close()  # labelling threads stop even when training raised
+        bonus.close()  # labelling threads stop even when training raised
     return runs
 
 
@@ -259,10 +290,10 @@ def _train_group(
             run_chunk[n] = run_seeds(lambda s: ppo.run(s, n), len(members))
         return run_chunk[n]
 
-    has_sync = hasattr(bonus, "sync")
-    # LLM-feedback bonuses (oni): their labelling counters are logged every chunk; the label
-    # store defaults to <out>/labels.sqlite, next to the runs it serves.
-    has_host_metrics = hasattr(bonus, "host_metrics")
+    # Bonuses that declare host work (oni's LLM labels) sync between chunks and log their
+    # labelling counters every chunk; the label store defaults to <out>/labels.sqlite, next
+    # to the runs it serves.
+    host_work = bonus.host_work
     from agents.llm.service import label_services
     from agents.llm.store import default_store_under
 
@@ -293,10 +324,9 @@ def _train_group(
                 state, metrics = compiled(n)(state)
                 metrics = jax.device_get(metrics)
                 elapsed = time.perf_counter() - started
-                if has_sync:
-                    state = state.replace(bonus_state=bonus.sync(state.bonus_state))
                 host: dict[str, float] = {}
-                if has_host_metrics:
+                if host_work:
+                    state = state.replace(bonus_state=bonus.sync(state.bonus_state))
                     if services is None:
                         services = label_services(bonus)
                         for service in services:
@@ -326,8 +356,7 @@ def _train_group(
                     )
                     loggers[i].log(steps, summary)
                 coverage = np.asarray(state.coverage)
-                cell_bonus = getattr(state, "cell_bonus", None)
-                cell_bonus = None if cell_bonus is None else np.asarray(cell_bonus)
+                cell_bonus = None if state.cell_bonus is None else np.asarray(state.cell_bonus)
                 if chunks_done % cfg0.checkpoint_every == 0 or update >= num_updates:
                     host_state = jax.device_get(state)  # one transfer for every seed
                     for i, r in enumerate(runs):

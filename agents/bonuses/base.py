@@ -13,6 +13,11 @@ states. Episodic parts (E3B's covariance, episodic counts) keep one slot per env
 after a transition with ``done[t]``. Everything is pure JAX: jittable inside the PPO update,
 vmappable over seeds, and callable on NumPy batches (``jax.numpy`` converts them), which is
 how the Stable-Baselines3 bridge uses the same objects.
+
+What a bonus needs from the agent and offers beyond these three functions (env captions,
+host-side work between chunks, every agent's reward, counterfactual policies, ...) is
+declared on :class:`Bonus` as class attributes and no-op methods; agents read the
+declarations instead of probing the object.
 """
 
 from __future__ import annotations
@@ -64,7 +69,13 @@ class Transitions:
 
 class Bonus:
     """Base class of intrinsic rewards. Subclasses are cheap Python objects holding config;
-    all mutable quantities live in the pytree returned by :meth:`init`."""
+    all mutable quantities live in the pytree returned by :meth:`init`.
+
+    Besides the three pure functions, a bonus *declares* what it needs from the agent and
+    what it offers, as the class attributes and no-op methods below. Agents and the training
+    loop read these declarations; they never probe a bonus for a method or parse its spec
+    string. A bonus overrides only what it uses.
+    """
 
     #: registry name, set by subclasses
     name: str = "bonus"
@@ -74,6 +85,25 @@ class Bonus:
     #: takes them unless it sets them itself; they show in ``explore train --help`` and in
     #: the run's config.yaml. Values are plain values or ``agents.configs.SameAs(field)``.
     agent_defaults: ClassVar[Mapping[str, Any]] = {}
+    #: what the bonus takes from the env when it is built, as keyword arguments of its
+    #: constructor: ``"captions"`` (the env's caption table, or an open vocabulary on
+    #: Gymnasium envs) and ``"task"`` (the task in words). The training loop passes exactly
+    #: these (composites collect their parts'; see :func:`agents.bonuses.env_context`).
+    env_context: ClassVar[tuple[str, ...]] = ()
+    #: whether the bonus does host-side work between jitted chunks: :meth:`sync` updates its
+    #: state from host code (e.g. LLM labels), :meth:`host_metrics` reports counters,
+    #: :meth:`services` lists background services and :meth:`close` stops them. Agents that
+    #: run without a pause between chunks refuse such a bonus.
+    host_work: bool = False
+    #: a social reward: it reads every agent's extrinsic reward (``Transitions.reward``), so
+    #: it needs an agent that trains the N agents of a multi-agent env (:meth:`bind`)
+    social: bool = False
+    #: whether the bonus is a utility term ``u_i − r_i``: the agent trains on the paper's
+    #: ``u_i`` only under the bonus's own :attr:`agent_defaults` (the agent warns otherwise)
+    utility: bool = False
+    #: whether the bonus reads the policy's logits and its counterfactual logits under other
+    #: agents' actions (``Transitions.logits`` / ``counterfactual_logits``; social influence)
+    needs_counterfactuals: bool = False
 
     def init(self, key: jax.Array, obs_space: Box, action_space: Discrete, num_envs: int) -> Any:
         """Create the bonus state for ``num_envs`` parallel environments."""
@@ -92,6 +122,35 @@ class Bonus:
         r_int = self.reward(state, batch)
         state, metrics = self.update(state, batch)
         return r_int, state, metrics
+
+    # -- declared hooks: no-ops here; the agents call them whatever the bonus -------------
+    def bind(self, num_agents: int) -> None:
+        """Serve a multi-agent env of ``num_agents`` agents folded into the env axis (index
+        ``env·N + agent``); called by multi-agent agents before :meth:`init`. No-op here."""
+
+    def sync(self, state: Any, events: Any = None) -> Any:
+        """Host code between jitted chunks (when :attr:`host_work`): returns the state with
+        what the host learnt (e.g. new labels). Identity here."""
+        return state
+
+    def host_metrics(self) -> dict[str, float]:
+        """Host-side counters to log with every chunk (when :attr:`host_work`); none here."""
+        return {}
+
+    def services(self) -> list[Any]:
+        """Background services the bonus runs on the host (LLM labelling), started if need
+        be, so the training loop can report their health; none here."""
+        return []
+
+    def close(self, wait: bool = True) -> None:
+        """Stop background work (labelling threads); called once when training ends, also
+        after an error. No-op here."""
+
+    @property
+    def vocabulary(self) -> Any:
+        """The open caption vocabulary whose codes this bonus reads as events (``oni`` on
+        Gymnasium envs, whose captions are text), or None: events are the env's codes."""
+        return None
 
 
 @struct.dataclass

@@ -41,7 +41,13 @@ class Compose(Bonus):
         # ``context`` (e.g. an env's ``captions`` and ``task`` for ``oni``) goes to the parts
         # that accept it.
         self.first, self.second = _build(first, context), _build(second, context)
-        self.episodic = self.first.episodic or self.second.episodic
+        # The composite declares what either part declares (agents read these, not the parts).
+        parts = self._parts()
+        self.episodic = any(part.episodic for part in parts)
+        self.host_work = any(part.host_work for part in parts)
+        self.social = any(part.social for part in parts)
+        self.utility = any(part.utility for part in parts)
+        self.needs_counterfactuals = any(part.needs_counterfactuals for part in parts)
         self.name = f"{self.mode}({self.first.name},{self.second.name})"
 
     def combine(self, a: jax.Array, b: jax.Array) -> jax.Array:
@@ -72,38 +78,41 @@ class Compose(Bonus):
         metrics["second_reward_mean"] = jnp.mean(r2)
         return self.combine(r1, r2).astype(jnp.float32), (s1, s2), metrics
 
-    # -- host hooks (LLM-feedback parts): forwarded to the parts that have them ----------
+    # -- declared hooks: forwarded to both parts (the base's no-ops where a part has none) -
     def _parts(self) -> tuple[Bonus, Bonus]:
         return self.first, self.second
 
+    def bind(self, num_agents: int) -> None:
+        """Tell both parts the number of agents (social parts need it)."""
+        for part in self._parts():
+            part.bind(num_agents)
+
     def sync(self, state: tuple, events: Any = None) -> tuple:
         """Run each part's ``sync`` (host code between jitted chunks) on its own state."""
-        return tuple(
-            part.sync(sub, events) if hasattr(part, "sync") else sub
-            for part, sub in zip(self._parts(), state, strict=True)
-        )
+        return tuple(part.sync(sub, events) for part, sub in zip(self._parts(), state, strict=True))
 
     def host_metrics(self) -> dict[str, float]:
         """The parts' host-side counters, merged."""
         out: dict[str, float] = {}
         for part in self._parts():
-            if hasattr(part, "host_metrics"):
-                out.update(part.host_metrics())
+            out.update(part.host_metrics())
         return out
+
+    def services(self) -> list[Any]:
+        """The parts' background services."""
+        return [service for part in self._parts() for service in part.services()]
 
     def close(self, wait: bool = True) -> None:
         """Close the parts that hold background resources (labelling threads)."""
         for part in self._parts():
-            if hasattr(part, "close"):
-                part.close(wait=wait)
+            part.close(wait=wait)
 
     @property
-    def vocabulary(self):
+    def vocabulary(self) -> Any:
         """The first part's open caption vocabulary, if any (see ``oni``)."""
         for part in self._parts():
-            vocabulary = getattr(part, "vocabulary", None)
-            if vocabulary is not None:
-                return vocabulary
+            if part.vocabulary is not None:
+                return part.vocabulary
         return None
 
     def _metrics(self, m1: Metrics, m2: Metrics) -> Metrics:
@@ -129,5 +138,5 @@ class Sum(Compose):
     mode = "sum"
 
 
-register("product", Product)
-register("sum", Sum)
+register("product", Product, example="product(count,episodic_count)")
+register("sum", Sum, example="sum(count,episodic_count)")

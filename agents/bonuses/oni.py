@@ -89,6 +89,10 @@ class OniBonus(Bonus):
     """LLM-feedback intrinsic reward; see the module docstring for the host hooks."""
 
     name = "oni"
+    # Declared (agents.bonuses.base.Bonus): built with the env's captions and task in words;
+    # labels arrive on the host, copied into the state by ``sync`` between chunks.
+    env_context = ("captions", "task")
+    host_work = True
 
     def __init__(
         self,
@@ -370,6 +374,10 @@ class OniBonus(Bonus):
         stats["oni/observed_captions"] = float(len(self._observed))
         stats["oni/callback_errors"] = float(self._callback_errors)
         return stats
+
+    def services(self) -> list[Any]:
+        """The labelling service (started if need be)."""
+        return [self.service]
 
     def close(self, wait: bool = True) -> None:
         """Stop the labelling thread (labels already stored are kept)."""

@@ -16,7 +16,7 @@ batch's fresh draws, one pass, as in RND, and b(s') is its current error against
 steps have a size of about lr whatever the gradient, so on fresh draws the predictor keeps
 moving around μ by an amount set by lr (it tracks recent draws) instead of settling on the
 mean of all n, and it starts from a random predictor: the online bonus is not the
-least-squares estimate the argument is about. Measured (issue 21,
+least-squares estimate the argument is about. Measured (2026-12-02,
 one-hot states visited 10, 40, 160, 640 times in random order, one update per visit with
 update_proportion=1, 8 seeds, σ=1, d=64): the closed-form least-squares fit gives
 0.097, 0.027, 0.0064, 0.0014 against σ²/n = 0.1, 0.025, 0.0063, 0.0016 (log-log slope

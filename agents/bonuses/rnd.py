@@ -4,7 +4,7 @@ Reference: Burda, Edwards, Storkey, Klimov 2019, "Exploration by Random Network
 Distillation" (ICLR).
 
 A fixed random target f̄ and a predictor f trained by MSE on visited observations;
-b(s') = ‖f(s') − f̄(s')‖² (squared norm over the ``out_dim`` outputs, as in METHODS.md; the
+b(s') = ‖f(s') − f̄(s')‖² (squared norm over the ``out_dim`` outputs, as in the paper; the
 training loss averages over outputs like the reference code — only the scale differs).
 Observations are normalised by a running per-element mean/std and clipped to [−5, 5]
 before both networks; the statistics are part of the bonus state and are updated in

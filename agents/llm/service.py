@@ -393,13 +393,5 @@ class LabelService:
 def label_services(bonus: Any) -> list[LabelService]:
     """The labelling services of a bonus and of its parts (``product(oni(...), rnd)``),
     started if need be; empty for bonuses without LLM feedback. For the training loop."""
-    found: list[LabelService] = []
-    parts = [bonus]
-    while parts:
-        part = parts.pop(0)
-        # Composite bonuses (agents.bonuses.compose) hold their two parts as first/second.
-        parts += [getattr(part, a) for a in ("first", "second") if hasattr(part, a)]
-        service = getattr(part, "service", None) if hasattr(part, "host_metrics") else None
-        if isinstance(service, LabelService):
-            found.append(service)
-    return found
+    # Composites (agents.bonuses.compose) list their parts' services (Bonus.services).
+    return [s for s in bonus.services() if isinstance(s, LabelService)]

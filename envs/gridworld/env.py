@@ -298,6 +298,7 @@ class GridWorld(Environment):
             bumped=bumped,
             tv_on=tv_on,
         )
+        before = state
         state = state.replace(
             grid=grid,
             agent_pos=agent_pos,
@@ -306,6 +307,12 @@ class GridWorld(Environment):
             step_count=step_count,
             prev_action=action,
             tv_on=tv_on,
+        )
+        # The task's hooks (Task.terminate / Task.reward); the defaults return their inputs.
+        success, terminated = self.task.terminate(before, state, action, success, terminated)
+        truncated = (step_count >= params.max_steps_in_episode) & ~terminated
+        reward = jnp.asarray(
+            self.task.reward(before, state, action, success, reward, params), jnp.float32
         )
         info = {
             "success": success,

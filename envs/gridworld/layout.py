@@ -1,10 +1,17 @@
 """Layouts and the helpers task generators use to build them inside jit.
 
 A task is a pure function ``generate(key) -> Layout`` over fixed-size arrays, so layouts can
-be drawn afresh at every reset (``contexts=0``) or once into a pool (``contexts=K``).
+be drawn afresh at every reset (``contexts=0``) or once into a pool (``contexts=K``). The
+helpers (all jittable): :func:`room` (a walled room), :func:`place` (set one cell),
+:func:`sample_cell` / :func:`sample_cell_from_bits` (a uniform free cell of a mask),
+:func:`region_mask` (a rectangle); cell codes come from :mod:`envs.gridworld.objects`
+(``O.WALL``, ``O.GOAL``, ``O.key(colour)``, ``O.door(colour, state)``, ...). Preview a layout
+with :func:`envs.gridworld.preview`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -21,11 +28,19 @@ class Layout:
     agent_pos: jax.Array  # int32 [2] (row, col)
     agent_dir: jax.Array  # int32: 0 right, 1 down, 2 left, 3 up (MiniGrid's DIR_TO_VEC order)
     # Code of the object whose pickup ends the episode with success; 0 = reach the goal.
-    target: jax.Array
+    target: (
+        jax.Array
+    )  # uint8 (a cell code of envs.gridworld.objects, e.g. O.ball(O.COLOUR["blue"]))
 
 
 class Task:
-    """A family of layouts: sizes are static, ``generate`` is pure and jittable."""
+    """A family of layouts: sizes are static, ``generate`` is pure and jittable.
+
+    A task may also change what a step means through two hooks, called inside the jitted
+    step with the states before and after it (:class:`envs.gridworld.env.GridState`: the
+    padded flat ``grid``, ``agent_pos`` (row, col), ``agent_dir``, ``carrying``, ``target``,
+    ``step_count``, ...). Both must be pure JAX; the defaults keep MiniGrid's rules.
+    """
 
     #: grid height and width, static
     height: int
@@ -38,6 +53,27 @@ class Task:
     def generate(self, key: jax.Array) -> Layout:
         """Draw a layout."""
         raise NotImplementedError
+
+    def terminate(
+        self, before: Any, after: Any, action: jax.Array, success: jax.Array, terminated: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        """``(success, terminated)`` of a step (bool scalars). The defaults given: success when
+        the goal is reached or the target picked up; terminated on success or lava. The
+        episode is truncated at ``max_steps`` unless terminated."""
+        return success, terminated
+
+    def reward(
+        self,
+        before: Any,
+        after: Any,
+        action: jax.Array,
+        success: jax.Array,
+        reward: jax.Array,
+        params: Any,
+    ) -> jax.Array:
+        """The step's float32 reward. The default given: MiniGrid's ``1 − 0.9·t/T`` on success
+        (``t`` = ``after.step_count``, ``T`` = ``params.max_steps_in_episode``), else 0."""
+        return reward
 
 
 def room(height: int, width: int) -> jax.Array:

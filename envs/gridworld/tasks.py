@@ -29,7 +29,7 @@ def _add(name: str, task_cls: type[Task], **task_kwargs: Any) -> None:
         env = GridWorld(task_cls(**task_kwargs), name=name, **overrides)
         return env, env.default_params
 
-    register(name, factory)
+    register(name, factory, kind="gridworld")
 
 
 _add("Empty-5x5", Empty, size=5)

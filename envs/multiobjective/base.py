@@ -13,7 +13,10 @@ Everything else is as everywhere in the suite: auto-reset lives in the core's ``
 ``info["success"]`` and ``info["event"]`` are always present, privileged facts for analysis
 live under ``info["privileged"]``. Objectives are maximised; ``objectives`` names them in
 reward order, and ``pareto_front(gamma)`` returns the true front of discounted returns when
-the env has a known one (MO-Gymnasium's ``pareto_front(gamma)``, as an ``[k, m]`` array).
+the env has a known one (MO-Gymnasium's ``pareto_front(gamma)``, as an ``[k, m]`` array): the
+non-dominated expected returns ``E[Σ_t γ^t r_t]`` of the deterministic policies within the
+time limit, computed exactly (Pareto value iteration, :mod:`envs.multiobjective.pareto`,
+where the env has a tabular model).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from envs.spaces import Box
 
 class MOEnvironment(Environment):
     """Base class of the multi-objective environments (``reward`` is a float32 ``[m]``)."""
+
+    vector_reward = True  # declared for the agents (envs.core.Environment)
 
     #: the names of the objectives, in reward order (subclasses set it)
     objectives: tuple[str, ...] = ()

@@ -21,7 +21,8 @@ step-for-step equality with it:
   mirrored map starting at column 10, same front, harder to explore.
 
 The treasures sit at time costs 1, 3, 5, 7, 8, 9, 13, 14, 17, 19 (shortest paths);
-:meth:`DeepSeaTreasure.pareto_front` computes them by breadth-first search on the map.
+:meth:`DeepSeaTreasure.pareto_front` computes the front by Pareto value iteration over the
+map within the time limit (:mod:`envs.multiobjective.pareto`), for any ``γ``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ import numpy as np
 from flax import struct
 
 from envs.core import EnvParams
-from envs.multiobjective.base import MOEnvironment, check_gamma, non_dominated
+from envs.multiobjective.base import MOEnvironment, check_gamma
+from envs.multiobjective.pareto import Outcome, TabularMDP, pareto_value_iteration
 from envs.spaces import Box, Discrete
 
 ROCK = -10.0
@@ -196,15 +198,31 @@ class DeepSeaTreasure(MOEnvironment):
                     queue.append(nxt)
         return found
 
-    def pareto_front(self, gamma: float) -> np.ndarray:
-        """Discounted returns of the shortest path to each treasure, non-dominated, ``[k, 2]``.
+    def mdp(self) -> TabularMDP:
+        """The map as a tabular MDP over the cells (state ``row·width + col``)."""
+        height, width = self.map.shape
+        outcomes = []
+        for r in range(height):
+            for c in range(width):
+                actions = []
+                for dr, dc in MOVES:
+                    nr, nc = r + int(dr), c + int(dc)
+                    if not (0 <= nr < height and 0 <= nc < width) or self.map[nr, nc] == ROCK:
+                        nr, nc = r, c  # off the grid or into the seabed: stay
+                    value = float(self.map[nr, nc])
+                    found = value not in (0.0, ROCK)
+                    reward = np.array([value if found else 0.0, -1.0])
+                    actions.append([Outcome(1.0, reward, None if found else nr * width + nc)])
+                outcomes.append(actions)
+        start = int(self.start[0]) * width + int(self.start[1])
+        return TabularMDP(outcomes, start=start, reward_dim=2)
 
-        A treasure ``v`` reached in ``n`` steps is worth ``(γ^(n-1)·v, -Σ_{t<n} γ^t)``, as in
-        MO-Gymnasium's ``DeepSeaTreasure.pareto_front``.
+    def pareto_front(self, gamma: float) -> np.ndarray:
+        """The true front within the time limit by Pareto value iteration, ``[k, 2]``.
+
+        At ``γ`` near 1 it is the shortest path to each treasure, ``(γ^(n-1)·v, -Σ_{t<n} γ^t)``
+        as in MO-Gymnasium's ``DeepSeaTreasure.pareto_front``; with strong discounting some
+        convex treasures become dominated, and the true front drops them where MO-Gymnasium
+        lists them anyway.
         """
-        gamma = check_gamma(gamma)
-        points = [
-            (self.map[cell] * gamma ** (n - 1), -float(np.sum(gamma ** np.arange(n))))
-            for cell, n in self.treasure_distances().items()
-        ]
-        return non_dominated(np.asarray(points))
+        return pareto_value_iteration(self.mdp(), check_gamma(gamma), self.max_steps)

@@ -1,11 +1,12 @@
-"""Fruit Tree (Yang et al. 2019), depth 5 or 6, as in MO-Gymnasium 1.3.2.
+"""Fruit Tree (Yang et al. 2019), depth 5, 6 or 7, as in MO-Gymnasium 1.3.2.
 
 A full binary tree: the agent starts at the root and goes left (0) or right (1) ``depth``
 times; the leaf it reaches holds a fruit, a 6-nutrient reward vector (protein, carbs,
 fats, vitamins, minerals, water); inner nodes give zeros. Observations are
 ``(depth reached, index in that row)`` int32; the episode ends at the leaf (``depth``
-steps, never truncated). Every leaf is Pareto-optimal, so the front is all fruits
-discounted by ``γ^(depth-1)``.
+steps, never truncated). The front (:meth:`FruitTree.pareto_front`) comes from Pareto value
+iteration over the tree (:mod:`envs.multiobjective.pareto`); every leaf is Pareto-optimal,
+so it is all fruits discounted by ``γ^(depth-1)``, as MO-Gymnasium lists them.
 
 Source: ``mo_gymnasium/envs/fruit_tree/fruit_tree.py`` (``FruitTreeEnv.step``,
 ``pareto_front``, ``FRUITS``; the values are in :mod:`envs.multiobjective.fruit_tree_data`).
@@ -19,8 +20,9 @@ import numpy as np
 from flax import struct
 
 from envs.core import EnvParams
-from envs.multiobjective.base import MOEnvironment, check_gamma, non_dominated
+from envs.multiobjective.base import MOEnvironment, check_gamma
 from envs.multiobjective.fruit_tree_data import FRUITS
+from envs.multiobjective.pareto import Outcome, TabularMDP, pareto_value_iteration
 from envs.spaces import Box, Discrete
 
 MAX_NUTRIENT = 10.0
@@ -36,7 +38,7 @@ class FruitTreeState:
 
 
 class FruitTree(MOEnvironment):
-    """Fruit Tree of ``depth`` 5 or 6 (``2^depth`` fruits, 6 objectives)."""
+    """Fruit Tree of ``depth`` 5, 6 or 7 (``2^depth`` fruits, 6 objectives)."""
 
     objectives = ("protein", "carbs", "fats", "vitamins", "minerals", "water")
     event_captions = ("", "You pick a fruit.")
@@ -55,8 +57,10 @@ class FruitTree(MOEnvironment):
 
     @property
     def default_params(self) -> EnvParams:
-        # Episodes last exactly `depth` steps; the limit never cuts one.
-        return EnvParams(max_steps_in_episode=self.depth)
+        # Episodes last exactly `depth` steps. MO-Gymnasium registers Fruit Tree without a
+        # time limit, so ours lies one step beyond the leaves and never binds: at `depth`, the
+        # doors (Gymnasium's TimeLimit rule) would mark every leaf step truncated too.
+        return EnvParams(max_steps_in_episode=self.depth + 1)
 
     def observation_space(self, params: EnvParams | None = None) -> Box:
         return Box(0, 2**self.depth - 1, (2,), jnp.int32)
@@ -81,6 +85,22 @@ class FruitTree(MOEnvironment):
         state = FruitTreeState(row=row, index=index)
         return jnp.stack([row, index]), state, reward.astype(jnp.float32), leaf, truncated, info
 
+    def mdp(self) -> TabularMDP:
+        """The tree as a tabular MDP: inner node ``(row, index)`` is state ``2^row − 1 + index``."""
+        zero = np.zeros(6)
+        outcomes = []
+        for row in range(self.depth):
+            for index in range(2**row):
+                actions = []
+                for action in (0, 1):
+                    child = 2 * index + action
+                    if row + 1 == self.depth:
+                        actions.append([Outcome(1.0, self.fruits[child], None)])
+                    else:
+                        actions.append([Outcome(1.0, zero, 2 ** (row + 1) - 1 + child)])
+                outcomes.append(actions)
+        return TabularMDP(outcomes, start=0, reward_dim=6)
+
     def pareto_front(self, gamma: float) -> np.ndarray:
-        """Every fruit, reached at step ``depth``, discounted by ``γ^(depth-1)`` (non-dominated)."""
-        return non_dominated(self.fruits * check_gamma(gamma) ** (self.depth - 1))
+        """The true front by Pareto value iteration: every fruit times ``γ^(depth-1)``."""
+        return pareto_value_iteration(self.mdp(), check_gamma(gamma), self.depth)

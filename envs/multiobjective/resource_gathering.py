@@ -10,9 +10,10 @@ move off the grid from there) also ends the episode, as in MO-Gymnasium. Observa
 (MO-Gymnasium registers ``resource-gathering-v0`` with ``max_episode_steps=100``).
 
 Source of the dynamics: ``mo_gymnasium/envs/resource_gathering/resource_gathering.py``
-(``ResourceGathering.step``); its known front, :meth:`ResourceGathering.pareto_front`, is
-MO-Gymnasium's six candidate policies' expected discounted returns, filtered to the
-non-dominated ones. The kill draw is ``jax.random.uniform(key) < 0.1`` on ``step_env``'s key
+(``ResourceGathering.step``). Its known front, :meth:`ResourceGathering.pareto_front`, is
+computed by Pareto value iteration over the MDP (:mod:`envs.multiobjective.pareto`), not
+taken from MO-Gymnasium's six hand-written candidate policies, which miss Pareto-optimal
+routes. The kill draw is ``jax.random.uniform(key) < 0.1`` on ``step_env``'s key
 (:meth:`ResourceGathering.attack_draw`), so tests can hand MO-Gymnasium the same draw.
 """
 
@@ -24,8 +25,9 @@ import numpy as np
 from flax import struct
 
 from envs.core import EnvParams
-from envs.multiobjective.base import MOEnvironment, check_gamma, non_dominated
+from envs.multiobjective.base import MOEnvironment, check_gamma
 from envs.multiobjective.deep_sea_treasure import MOVES
+from envs.multiobjective.pareto import Outcome, TabularMDP, pareto_value_iteration
 from envs.spaces import Box, Discrete
 
 EMPTY, GOLD, GEM, ENEMY, HOME = range(5)
@@ -144,33 +146,56 @@ class ResourceGathering(MOEnvironment):
         }
         return self._observe(state), state, reward, terminated, truncated, info
 
-    def pareto_front(self, gamma: float) -> np.ndarray:
-        """Expected discounted returns of MO-Gymnasium's six candidate policies, non-dominated.
+    # --- the known front -------------------------------------------------------------------
+    def mdp(self) -> TabularMDP:
+        """The dynamics as a tabular MDP over ``(row, col, has_gold, has_gem)``.
 
-        The candidates (``ResourceGathering.pareto_front`` in MO-Gymnasium): the gem alone in
-        10 steps; both resources through both enemies (12 steps), or dodging the first (14);
-        the gold through the enemy both ways (8), once (10), or dodging both (12). A kill costs
-        ``-1`` at the step it happens, with probability 0.1 per enemy cell crossed.
-
-        A reward received at step ``k`` (1-based) is discounted by ``γ^(k-1)``, the
-        convention of ``Σ_t γ^t r_t`` (MO-Gymnasium's ``MORecordEpisodeStatistics`` and its
-        Deep Sea Treasure front); MO-Gymnasium's Resource Gathering front uses ``γ^k``, so
-        it is this front times ``γ``.
+        State ``((row·5 + col)·2 + has_gold)·2 + has_gem``; an enemy cell splits a move into a
+        kill (probability 0.1, reward ``[-1, 0, 0]``, the episode ends) and a survival.
         """
-        g = check_gamma(gamma)
-        p = KILL_PROBABILITY
-        killed, gold, gem = np.eye(3)
-        kill = -killed  # a kill costs -1 on the first objective
+        size = CELLS.shape[0]
 
-        def at(step: int) -> float:
-            return g ** (step - 1)
+        def index(r: int, c: int, gold: int, gem: int) -> int:
+            return ((r * size + c) * 2 + gold) * 2 + gem
 
-        candidates = [
-            gem * at(10),
-            (1 - p) ** 2 * (gold + gem) * at(12) + p * kill * at(7) + (1 - p) * p * kill * at(9),
-            (1 - p) ** 2 * gold * at(8) + p * kill * at(3) + (1 - p) * p * kill * at(5),
-            (1 - p) * (gold + gem) * at(14) + p * kill * at(7),
-            gold * at(12),
-            (1 - p) * gold * at(10) + p * kill * at(7),
-        ]
-        return non_dominated(np.asarray(candidates))
+        zero = np.zeros(3)
+        outcomes = []
+        for r in range(size):
+            for c in range(size):
+                for gold in (0, 1):
+                    for gem in (0, 1):
+                        actions = []
+                        for dr, dc in MOVES:
+                            nr, nc = r + int(dr), c + int(dc)
+                            if not (0 <= nr < size and 0 <= nc < size):
+                                nr, nc = r, c  # off the grid: stay (at home: home again)
+                            cell = CELLS[nr, nc]
+                            g = 1 if cell == GOLD else gold
+                            e = 1 if cell == GEM else gem
+                            if cell == HOME:
+                                branches = [Outcome(1.0, np.array([0.0, g, e]), None)]
+                            elif cell == ENEMY:
+                                p = KILL_PROBABILITY
+                                branches = [
+                                    Outcome(p, np.array([-1.0, 0.0, 0.0]), None),
+                                    Outcome(1.0 - p, zero, index(nr, nc, g, e)),
+                                ]
+                            else:
+                                branches = [Outcome(1.0, zero, index(nr, nc, g, e))]
+                            actions.append(branches)
+                        outcomes.append(actions)
+        return TabularMDP(outcomes, start=index(*HOME_POS, 0, 0), reward_dim=3)
+
+    def pareto_front(self, gamma: float) -> np.ndarray:
+        """The true front of expected discounted returns within the time limit, ``[k, 3]``.
+
+        Computed exactly by Pareto value iteration over :meth:`mdp` (the kill is the only
+        random branch and it ends the episode, so every deterministic policy's expected
+        return is a point of ``V(start)``). A reward received at step ``k`` (1-based) is
+        discounted by ``γ^(k-1)``, the convention of ``Σ_t γ^t r_t`` (MO-Gymnasium's
+        ``MORecordEpisodeStatistics``). MO-Gymnasium's own ``pareto_front`` keeps the
+        non-dominated ones of six hand-written candidates (discounted by ``γ^k``); they miss
+        routes such as gem, then the gold entered from its left, then home (18 steps, no
+        enemy cell: ``(0, 1, 1)`` at ``γ = 1``, which dominates all of them).
+        """
+        return pareto_value_iteration(self.mdp(), check_gamma(gamma), self.max_steps)

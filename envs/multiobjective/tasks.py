@@ -33,7 +33,7 @@ def _add(name: str, env_cls: Callable[..., MOEnvironment], **kwargs: Any) -> Non
         env = env_cls(name=name, **{**kwargs, **overrides})
         return env, env.default_params
 
-    register(name, factory)
+    register(name, factory, kind="multi-objective")
 
 
 _add("DeepSeaTreasure", DeepSeaTreasure, version="convex")
@@ -42,6 +42,7 @@ _add("DeepSeaTreasure-Mirrored", DeepSeaTreasure, version="mirrored")
 _add("ResourceGathering", ResourceGathering)
 _add("FruitTree-5", FruitTree, depth=5)
 _add("FruitTree-6", FruitTree, depth=6)
+_add("FruitTree-7", FruitTree, depth=7)
 _add("FourRooms-TwoGoals", TwoGoalsGridWorld)
 # An 11×11 FourRooms sized for a CPU; layout 9 (env_seed) puts the goal and the ball in other
 # rooms than the start, 13 and 17 actions away (layouts 0, 2, 5, 6, 10 have one within 3).

@@ -22,8 +22,10 @@ The engine below implements what the three substrates share in Melting Pot
 Pot's action set (0 no-op, 1 forward, 2 backward, 3 step left, 4 step right, 5 turn left,
 6 turn right, 7 fire zap, 8 fire clean), the 11×11 egocentric window (9 ahead, 1 behind,
 5 to each side), beams of length L and radius R that stop at walls (``Zapper``,
-``Cleaner``), removal of zapped avatars for ``framesTillRespawn`` steps and respawn at a
-random free spawn point, and ``StochasticIntervalEpisodeEnding``. Everything is stacked
+``Cleaner``), removal of zapped avatars for ``framesTillRespawn + 1`` steps and respawn at
+a random free spawn point, collection of what lies under a present avatar, and
+``StochasticIntervalEpisodeEnding``. ``tests/conformance/test_meltingpot.py`` checks these
+against Melting Pot's own substrates run by ``dmlab2d``. Everything is stacked
 over agents and vectorised: one gather per observation, one scatter per agent layer.
 """
 
@@ -159,8 +161,9 @@ def parse_map(
 class SocialParams(EnvParams):
     """Traced parameters: Melting Pot's ``StochasticIntervalEpisodeEnding`` and the cap.
 
-    From step ``min_steps`` on, at every multiple of ``interval`` the episode ends with
-    probability ``end_probability``; it always ends at ``max_steps_in_episode``
+    From step ``min_steps`` on, at every step t with t + 1 a multiple of ``interval``
+    (Melting Pot's frame counter runs one ahead) the episode ends with probability
+    ``end_probability``; it always ends at ``max_steps_in_episode``
     (``maxEpisodeLengthFrames``). ``end_probability=0`` gives a fixed length.
     """
 
@@ -183,6 +186,12 @@ class SocialState:
     step_count: jax.Array  # int32
     counters: SocialCounters  # per-episode social counters
     aux: jax.Array  # int32 [2] per-episode values of a substrate (Coins: map height, width)
+    # int32, per padded cell: the step an apple there was last eaten (Harvest's regrowth
+    # wait); a one-cell dummy in substrates without that rule.
+    eaten_at: jax.Array
+    # int32 [2, K]: Harvest's live-neighbour counts of its apple cells at the start of the
+    # previous step (row 0) and of this step (row 1); [2, 1] dummy elsewhere.
+    neighbour_counts: jax.Array
 
 
 class SocialEnv(Environment):
@@ -217,7 +226,7 @@ class GridSocialEnv(SocialEnv):
     """The shared engine: movement, views, beams, removal/respawn, episode ending.
 
     Subclasses give a :class:`MapLayout`, the per-agent spawn group, the beams and the
-    substrate's rules via :meth:`_on_enter` (eating, picking up) and :meth:`_grow`
+    substrate's rules via :meth:`_collect` (eating, picking up), :meth:`_grow_before` and :meth:`_grow`
     (regrowth, pollution).
     """
 
@@ -227,6 +236,10 @@ class GridSocialEnv(SocialEnv):
     actions: int = 8
     default_end_probability: float = 0.15
     default_min_steps: int = 1000
+    # Steps from collecting an apple or coin to the first step its cell may regrow (0: no
+    # record kept). Melting Pot's state updaters skip an object that changed state in the
+    # same frame; Harvest's apples pass through one more wait state.
+    regrowth_wait: int = 0
 
     def __init__(
         self,
@@ -364,7 +377,10 @@ class GridSocialEnv(SocialEnv):
             step_count=jnp.zeros((), jnp.int32),
             counters=SocialCounters.zeros(n),
             aux=jnp.zeros((2,), jnp.int32),
+            eaten_at=self._initial_eaten_at(),
+            neighbour_counts=jnp.zeros((2, 1), jnp.int32),
         )
+        state = self._after_reset(state)
         return self.observe(state), state
 
     def _flat(self, pos: jax.Array) -> jax.Array:
@@ -412,9 +428,14 @@ class GridSocialEnv(SocialEnv):
         self, key: jax.Array, state: SocialState, action: jax.Array, params: SocialParams
     ) -> tuple[jax.Array, SocialState, jax.Array, jax.Array, jax.Array, Info]:
         n = self.num_agents
-        k_move, k_respawn, k_grow, k_end, k_orient = jax.random.split(key, 5)
+        k_move, k_respawn, k_grow, k_end, k_orient, k_pre = jax.random.split(key, 6)
         action = jnp.asarray(action, jnp.int32)
         present = state.removed == 0
+        # 0. Substrate dynamics that Melting Pot runs as component updates at the start of
+        #    a frame, before any updater (Clean Up's apple growth and pollution). What grows
+        #    under a present avatar is collected at once (its contact fires on the change).
+        state = self._grow_before(state, k_pre)
+        state, reward, events = self._collect(state, present, state.step_count + 1)
         # 1. Turn and move (Melting Pot's ``Avatar`` updater, priority 150).
         turn = jnp.where(action == TURN_LEFT, -1, jnp.where(action == TURN_RIGHT, 1, 0))
         orient = jnp.where(present, (state.orient + turn) % 4, state.orient)
@@ -423,7 +444,8 @@ class GridSocialEnv(SocialEnv):
         target = state.pos + jnp.asarray(DIR_STEPS)[direction]
         target_flat = self._flat(target)
         target_tile = state.tiles[target_flat]
-        passable = (target_tile != WALL) & (target_tile != WASTE)
+        # Only walls block: Melting Pot's waste lies below the avatars' layer.
+        passable = target_tile != WALL
         cur_flat = jnp.where(present, self._flat(state.pos), -1)
         # A move fails into a cell held by any present agent at the start of the step, and
         # among agents stepping into the same cell a random one wins.
@@ -435,8 +457,10 @@ class GridSocialEnv(SocialEnv):
         moved = want & ~beaten
         pos = jnp.where(moved[:, None], target, state.pos)
         state = state.replace(pos=pos, orient=orient)
-        # 2. Substrate rule on entering a cell (eat an apple, pick up a coin).
-        state, reward, events = self._on_enter(state, moved)
+        # 2. Entering a cell collects what lies there (eat an apple, pick up a coin).
+        state, entered, entered_events = self._collect(state, present, state.step_count + 1)
+        reward = reward + entered
+        events = jnp.where(entered_events != EV_NONE, entered_events, events)
         counters = state.counters
         # 3. Beams (priority 140): zap first, then clean, from the new positions.
         zapped = jnp.zeros((n,), bool)
@@ -458,20 +482,28 @@ class GridSocialEnv(SocialEnv):
             counters = counters.replace(waste_cleaned=counters.waste_cleaned + cleaned)
             events = jnp.where((cleaned > 0) & (events == EV_NONE), EV_CLEAN, events)
             state = state.replace(clean_cooldown=clean_cooldown)
-        # 4. Removal and respawn (priority 135): out for exactly ``zap_timeout`` steps.
+        # 4. Removal and respawn (priority 135). Melting Pot's respawn updater starts
+        #    ``framesTillRespawn`` frames after the one that follows the zap, so a zapped
+        #    avatar misses ``framesTillRespawn + 1`` observations.
         was_out = state.removed > 0
         removed = jnp.where(was_out, state.removed - 1, 0)
         respawn = was_out & (removed == 0)
-        removed = jnp.where(zapped, self.zap_timeout, removed)
+        removed = jnp.where(zapped, self.zap_timeout + 1, removed)
         state = state.replace(removed=removed)
         state = self._respawn(state, respawn, k_respawn, k_orient)
         events = jnp.where(respawn & (events == EV_NONE), EV_RESPAWN, events)
         events = jnp.where(zapped, EV_ZAPPED, events)
-        # 5. Substrate dynamics (regrowth, pollution; priority 10).
+        # 5. Substrate dynamics run as updaters after the moves (Harvest's regrowth,
+        #    Coins' regrowth); again, what appears under a present avatar is collected.
         state = self._grow(state, k_grow)
-        # 6. Episode ending (``StochasticIntervalEpisodeEnding``) and the counters.
+        state, grown, grown_events = self._collect(state, state.removed == 0, state.step_count + 1)
+        reward = reward + grown
+        events = jnp.where((grown_events != EV_NONE) & (events == EV_NONE), grown_events, events)
+        # 6. Episode ending (``StochasticIntervalEpisodeEnding``) and the counters. Its
+        #    frame counter runs one ahead of the step count, so checks fall on steps t
+        #    with (t + 1) a multiple of the interval, from the minimum on: 1099, 1199, ...
         t = state.step_count + 1
-        at_check = (t >= params.min_steps) & (t % params.interval == 0)
+        at_check = (t >= params.min_steps) & ((t + 1) % params.interval == 0)
         ended = at_check & (jax.random.uniform(k_end) < params.end_probability)
         truncated = ended | (t >= params.max_steps_in_episode)
         counters = counters.record(reward, state.removed > 0, t)
@@ -556,31 +588,49 @@ class GridSocialEnv(SocialEnv):
             self.layout.height, self.layout.width
         )
 
-    def _on_enter(
-        self, state: SocialState, moved: jax.Array
+    def _collect(
+        self, state: SocialState, present: jax.Array, t: jax.Array
     ) -> tuple[SocialState, jax.Array, jax.Array]:
-        """Rule for agents that entered a cell; returns (state, reward [N], events [N])."""
+        """Present agents collect what lies on their cell; (state, reward [N], events [N]).
+
+        Called after every phase that can put something under an avatar: entering a cell
+        and an apple or coin appearing under a standing avatar both collect it, as
+        Melting Pot's contact callbacks (``Edible.onEnter``, ``Coin.onEnter``) do.
+        """
         raise NotImplementedError
 
     def _eat_apples(
-        self, state: SocialState, moved: jax.Array
+        self, state: SocialState, present: jax.Array, t: jax.Array
     ) -> tuple[SocialState, jax.Array, jax.Array]:
-        """Melting Pot's ``Edible.onEnter``: entering a cell with an apple eats it for +1.
-
-        Only entering counts: an apple that regrows under an agent standing still is eaten
-        when an agent next steps onto that cell (``canRegrowIfOccupied`` is true).
-        """
+        """Melting Pot's ``Edible.onEnter``: an apple on a present agent's cell is eaten (+1)."""
         cell = self._flat(state.pos)
-        eats = moved & (state.tiles[cell] == APPLE)
-        tiles = state.tiles.at[jnp.where(eats, cell, self.sink)].set(EMPTY)
+        eats = present & (state.tiles[cell] == APPLE)
+        where = jnp.where(eats, cell, self.sink)
+        tiles = state.tiles.at[where].set(EMPTY)
+        eaten_at = state.eaten_at
+        if self.regrowth_wait:  # substrates with a regrowth wait record the step
+            eaten_at = eaten_at.at[where].set(t)
         counters = state.counters.replace(apples_eaten=state.counters.apples_eaten + eats)
         events = jnp.where(eats, EV_EAT, EV_NONE)
-        state = state.replace(tiles=tiles, counters=counters)
+        state = state.replace(tiles=tiles, counters=counters, eaten_at=eaten_at)
         return state, eats.astype(jnp.float32), events
 
-    def _grow(self, state: SocialState, key: jax.Array) -> SocialState:
-        """Substrate dynamics at the end of a step."""
+    def _after_reset(self, state: SocialState) -> SocialState:
+        """Substrate-specific additions to a fresh state."""
         return state
+
+    def _grow_before(self, state: SocialState, key: jax.Array) -> SocialState:
+        """Substrate dynamics at the start of a step (before the moves)."""
+        return state
+
+    def _grow(self, state: SocialState, key: jax.Array) -> SocialState:
+        """Substrate dynamics after the moves, beams and respawns."""
+        return state
+
+    def _initial_eaten_at(self) -> jax.Array:
+        if not self.regrowth_wait:
+            return jnp.full((1,), -1, jnp.int32)  # unused
+        return jnp.full((self.padded_size + 2,), -self.regrowth_wait, jnp.int32)
 
     def render(self, state: SocialState, cell: int = 8) -> np.ndarray:
         """RGB frame of the whole map (uint8 [H·cell, W·cell, 3]) for pictures and GIFs."""
@@ -606,7 +656,7 @@ def named_map(ascii_map: str, named: dict[str, str]) -> str:
     if ascii_map in named:
         return named[ascii_map]
     if "\n" not in ascii_map.strip("\n"):
-        from explore.names import did_you_mean
+        from envs.names import did_you_mean
 
         raise ValueError(
             f"ascii_map: unknown named map {ascii_map!r}."

@@ -3,21 +3,23 @@
 Facts from the config and ``meltingpot/lua/levels/clean_up/components.lua``:
 
 * apples grow on the orchard cells (``B``, ``T``; none at the start: ``initialState:
-  appleWait``); entering one eats it for +1;
-* each step an empty orchard cell grows an apple with probability
+  appleWait``); entering one eats it for +1, and so does standing on one when it grows;
+* at the start of each step (``AppleGrow`` is a component update, run before the moves)
+  an empty orchard cell grows an apple with probability
   ``0.05 · min(1, (f − 0.4) / (0 − 0.4))`` (``AppleGrow``: maxAppleGrowthRate 0.05,
   thresholdDepletion 0.4, thresholdRestoration 0), f = waste cells / river cells that can
   hold waste (``H`` and ``F``; ``RiverMonitor``); no growth once f ≥ 0.4;
 * waste: ``F`` cells start polluted, ``H`` cells clean; after step 50
-  (``delayStartOfDirtSpawning``) one clean cell, drawn uniformly, is polluted with
-  probability 0.5 per step (``DirtSpawner``); waste blocks movement (it lives on the
-  avatars' ``upperPhysical`` layer);
+  (``delayStartOfDirtSpawning``), at the start of each step, one clean cell drawn
+  uniformly (an agent on it or not) is polluted with probability 0.5 (``DirtSpawner``);
+  waste does not block movement (it lies on ``upperPhysical``, the avatars on
+  ``superOverlay``);
 * cleaning beam (``Cleaner``): length 3, radius 1, cooldown 2; each ray cleans the first
   waste it meets and stops there; walls stop it; it passes through agents;
-* zapper (``Zapper``): length 3, radius 1, cooldown 10, zapped agents out for 50 steps,
-  no reward or penalty;
-* 7 players spawn at ``P``; 9 actions; episodes: at least 1000 steps, then ended with
-  probability 0.2 at each multiple of 100, at most 5000.
+* zapper (``Zapper``): length 3, radius 1, cooldown 10, ``framesTillRespawn`` 50 (zapped
+  agents miss 51 steps), no reward or penalty;
+* 7 players spawn at ``P``; 9 actions; episodes: from step 1000 on, ended with
+  probability 0.2 at steps 1099, 1199, ..., at most 5000.
 """
 
 from __future__ import annotations
@@ -116,6 +118,7 @@ class CleanUp(GridSocialEnv):
         beam_length: int = 3,
         max_apple_growth_rate: float = MAX_APPLE_GROWTH_RATE,
         threshold_depletion: float = THRESHOLD_DEPLETION,
+        threshold_restoration: float = THRESHOLD_RESTORATION,
         dirt_spawn_probability: float = DIRT_SPAWN_PROBABILITY,
         dirt_spawn_delay: int = DIRT_SPAWN_DELAY,
     ) -> None:
@@ -130,14 +133,15 @@ class CleanUp(GridSocialEnv):
         self.zap_timeout = zap_timeout
         self.max_apple_growth_rate = max_apple_growth_rate
         self.threshold_depletion = threshold_depletion
+        self.threshold_restoration = threshold_restoration
         self.dirt_spawn_probability = dirt_spawn_probability
         self.dirt_spawn_delay = dirt_spawn_delay
         super().__init__(name, layout, num_agents, (0,) * num_agents, episode_length)
         self._apple_cells = self._pad_index[np.flatnonzero(layout.apple_cells)]
         self._waste_cells = self._pad_index[np.flatnonzero(layout.waste_cells)]
 
-    def _on_enter(self, state: SocialState, moved: jax.Array):
-        return self._eat_apples(state, moved)
+    def _collect(self, state: SocialState, present: jax.Array, t: jax.Array):
+        return self._eat_apples(state, present, t)
 
     def waste_fraction(self, state: SocialState) -> jax.Array:
         """Share of the river's waste-holding cells that hold waste."""
@@ -146,11 +150,13 @@ class CleanUp(GridSocialEnv):
     def apple_growth_probability(self, waste_fraction: jax.Array) -> jax.Array:
         """``AppleGrow``: linear from the maximum at f = 0 to zero at the depletion threshold."""
         interpolation = (waste_fraction - self.threshold_depletion) / (
-            THRESHOLD_RESTORATION - self.threshold_depletion
+            self.threshold_restoration - self.threshold_depletion
         )
         return jnp.maximum(self.max_apple_growth_rate * jnp.minimum(interpolation, 1.0), 0.0)
 
-    def _grow(self, state: SocialState, key: jax.Array) -> SocialState:
+    def _grow_before(self, state: SocialState, key: jax.Array) -> SocialState:
+        # ``AppleGrow`` and ``DirtSpawner`` are component updates: they run at the start of
+        # a frame, before the avatars move.
         k_apple, k_spawn, k_pick = jax.random.split(key, 3)
         apples = jnp.asarray(self._apple_cells)
         probability = self.apple_growth_probability(self.waste_fraction(state))
@@ -158,10 +164,10 @@ class CleanUp(GridSocialEnv):
             jax.random.uniform(k_apple, apples.shape) < probability
         )
         tiles = state.tiles.at[jnp.where(grows, apples, self.sink)].set(APPLE)
-        # One clean river cell (without an agent on it) is polluted with probability p.
+        # One clean river cell, drawn uniformly (an agent standing on it or not: waste lies
+        # below the avatars' layer), is polluted with probability p.
         river = jnp.asarray(self._waste_cells)
-        occupied = self._agent_layer(state)[river] > 0
-        clean = (tiles[river] == RIVER) & ~occupied
+        clean = tiles[river] == RIVER
         started = state.step_count + 1 > self.dirt_spawn_delay
         spawn = started & (jax.random.uniform(k_spawn) < self.dirt_spawn_probability) & clean.any()
         noise = jax.random.uniform(k_pick, river.shape) + clean  # clean cells rank first

@@ -3,12 +3,14 @@
 Two agents, each with a colour. Coins of either colour appear on empty cells; entering a
 coin picks it up for +1, and picking up the OTHER agent's colour costs that agent −2
 (``get_prefabs``: rewardSelfForMatch 1, rewardSelfForMismatch 1, rewardOtherForMatch 0,
-rewardOtherForMismatch −2). Every coin cell starts empty (``initialState: coinWait``) and
-regrows with probability 0.0005 per step as a coin of a uniformly random colour
-(``ChoiceCoinRegrow``). The map is an open room whose interior width and height are
+rewardOtherForMismatch −2); a coin appearing under a standing agent is picked up at once.
+Every coin cell starts empty (``initialState: coinWait``), gets one regrowth draw when the
+episode starts (dmlab2d runs the updaters once at the start) and regrows with probability
+0.0005 per step, after the moves and not in the step it was picked up, as a coin of a
+uniformly random colour (``ChoiceCoinRegrow``). The map is an open room whose interior width and height are
 drawn every episode from [10, 15] (``get_ascii_map``), with the two spawn points at
-interior (1, w−2) and (h−2, 1). No beams; 7 actions (no zap). Episodes: at least 300
-steps, then ended with probability 0.05 at each multiple of 100, at most 5000.
+interior (1, w−2) and (h−2, 1). No beams; 7 actions (no zap). Episodes: from step 300
+on, ended with probability 0.05 at steps 399, 499, ..., at most 5000.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class Coins(GridSocialEnv):
     actions = 7
     default_end_probability = 0.05
     default_min_steps = 300
+    regrowth_wait = 1  # a coin picked up in a step regrows at the earliest in the next one
 
     def __init__(
         self,
@@ -94,7 +97,7 @@ class Coins(GridSocialEnv):
         return inside, spawn
 
     def reset_env(self, key: jax.Array, params: SocialParams) -> tuple[jax.Array, SocialState]:
-        k_h, k_w, k_order, k_orient = jax.random.split(key, 4)
+        k_h, k_w, k_order, k_orient, k_grow = jax.random.split(key, 5)
         min_h, max_h, min_w, max_w = self.size_range
         aux = jnp.stack(
             [
@@ -119,36 +122,47 @@ class Coins(GridSocialEnv):
             step_count=jnp.zeros((), jnp.int32),
             counters=SocialCounters.zeros(2),
             aux=aux,
+            eaten_at=self._initial_eaten_at(),
+            neighbour_counts=jnp.zeros((2, 1), jnp.int32),
         )
+        # dmlab2d runs one round of updaters when an episode starts, so ``ChoiceCoinRegrow``
+        # has had one chance per cell to place a coin before the first observation.
+        state = self._grow(state, k_grow)
         return self.observe(state), state
 
-    def _on_enter(
-        self, state: SocialState, moved: jax.Array
+    def _collect(
+        self, state: SocialState, present: jax.Array, t: jax.Array
     ) -> tuple[SocialState, jax.Array, jax.Array]:
         cell = self._flat(state.pos)
         tile = state.tiles[cell]
-        picked = moved & ((tile == COIN_0) | (tile == COIN_1))
+        picked = present & ((tile == COIN_0) | (tile == COIN_1))
         own = picked & (tile == COIN_0 + jnp.arange(2))
         other = picked & ~own
         # The collector gets +1 either way; the owner of a mismatched coin gets −2.
         reward = REWARD_SELF * picked + REWARD_OTHER_FOR_MISMATCH * other[::-1]
-        tiles = state.tiles.at[jnp.where(picked, cell, self.sink)].set(EMPTY)
+        where = jnp.where(picked, cell, self.sink)
+        tiles = state.tiles.at[where].set(EMPTY)
+        eaten_at = state.eaten_at.at[where].set(t)
         counters = state.counters.replace(
             coins_own=state.counters.coins_own + own,
             coins_other=state.counters.coins_other + other,
         )
         events = jnp.where(own, EV_COIN_OWN, jnp.where(other, EV_COIN_OTHER, EV_NONE))
-        return state.replace(tiles=tiles, counters=counters), reward.astype(jnp.float32), events
+        state = state.replace(tiles=tiles, counters=counters, eaten_at=eaten_at)
+        return state, reward.astype(jnp.float32), events
 
     def _grow(self, state: SocialState, key: jax.Array) -> SocialState:
         k_grow, k_colour = jax.random.split(key)
         inside, spawn = self._room(state.aux)
         current = self._map_view(state)
         shape = current.shape
+        t = state.step_count + 1
+        waited = (t - state.eaten_at[jnp.asarray(self._pad_index)]).reshape(shape) >= 1
         grows = (
             inside
             & ~spawn
             & (current == EMPTY)
+            & waited
             & (jax.random.uniform(k_grow, shape) < self.regrow_rate)
         )
         colour = jnp.where(jax.random.bernoulli(k_colour, 0.5, shape), COIN_1, COIN_0)

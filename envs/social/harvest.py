@@ -3,18 +3,21 @@
 Facts from ``meltingpot/configs/substrates/commons_harvest__{open,closed,partnership}.py``
 and ``meltingpot/lua/levels/commons_harvest/components.lua`` (``DensityRegrow``):
 
-* every ``A`` cell starts with an apple; entering it eats the apple for +1 (``Edible``);
-* an eaten apple regrows each step with a probability set by the number of live apples
+* every ``A`` cell starts with an apple; entering it eats the apple for +1 (``Edible``),
+  and so does standing on the cell when the apple regrows;
+* an eaten apple regrows each step (after the moves; not in the step it was eaten nor the
+  next, and with the count at the start of the previous step) with a probability set by
+  the number of live apples
   within Euclidean radius 2 (``APPLE_RESPAWN_RADIUS = 2.0``, ``queryDisc``): index
   ``min(count, 3)`` of ``REGROWTH_PROBABILITIES`` — Open ``[0, 0.0025, 0.005, 0.025]``,
   Closed / Partnership ``[0, 0.001, 0.005, 0.025]``; apples may regrow under an agent;
 * zapper (``Zapper``): Open beam length 3, radius 1, cooldown 2, zapped agents out for 4
-  steps; Closed / Partnership length 4, radius 1, cooldown 1, out for 100 steps; no
-  reward or penalty for zapping;
+  steps; Closed / Partnership length 4, radius 1, cooldown 1, out for 100 steps (an agent
+  misses ``framesTillRespawn + 1`` steps: 5 and 101); no reward or penalty for zapping;
 * 7 players; the first two spawn at the inside spawn points ``Q``, the others (and every
   respawn) at ``P``; 8 actions;
-* episodes: at least 1000 steps, then ended with probability 0.15 at each multiple of
-  100 (``StochasticIntervalEpisodeEnding``), at most 5000 (``maxEpisodeLengthFrames``).
+* episodes: from step 1000 on, ended with probability 0.15 at steps 1099, 1199, ...
+  (``StochasticIntervalEpisodeEnding``), at most 5000 (``maxEpisodeLengthFrames``).
 
 Partnership's ``I`` tiles punish only the scenario role ``putative_cooperator``
 (``rolesToRewards``); in the substrate every role is ``none``, so they are floor here.
@@ -42,6 +45,7 @@ from envs.social.base import (
 APPLE_RESPAWN_RADIUS = 2.0
 REGROWTH_OPEN = (0.0, 0.0025, 0.005, 0.025)
 REGROWTH_CLOSED = (0.0, 0.001, 0.005, 0.025)
+REGROWTH_WAIT = 2  # steps from eating an apple to the first step it may regrow
 
 MAP_OPEN = """
 WWWWWWWWWWWWWWWWWWWWWWWW
@@ -143,6 +147,7 @@ class Harvest(GridSocialEnv):
     actions = 8
     default_end_probability = 0.15
     default_min_steps = 1000
+    regrowth_wait = REGROWTH_WAIT
 
     def __init__(
         self,
@@ -174,8 +179,8 @@ class Harvest(GridSocialEnv):
             np.int32,
         )
 
-    def _on_enter(self, state: SocialState, moved: jax.Array):
-        return self._eat_apples(state, moved)
+    def _collect(self, state: SocialState, present: jax.Array, t: jax.Array):
+        return self._eat_apples(state, present, t)
 
     def apple_neighbours(self, state: SocialState) -> jax.Array:
         """Live apples within radius 2 of every apple cell, int32 [K]."""
@@ -183,11 +188,27 @@ class Harvest(GridSocialEnv):
         live = state.tiles == APPLE
         return live[cells[:, None] + jnp.asarray(self._neighbour_offsets)].sum(-1)
 
+    def _after_reset(self, state: SocialState) -> SocialState:
+        count = self.apple_neighbours(state)
+        return state.replace(neighbour_counts=jnp.stack([count, count]))
+
+    def _grow_before(self, state: SocialState, key: jax.Array) -> SocialState:
+        # ``DensityRegrow.update`` moves a waiting apple, at the start of every frame, to the
+        # wait state of its current neighbour count, and dmlab2d's state updaters act on the
+        # states as they were before that frame: the regrowth of step t is drawn with the
+        # count at the start of step t - 1 (the end of step t - 2).
+        count = self.apple_neighbours(state)
+        return state.replace(neighbour_counts=jnp.stack([state.neighbour_counts[1], count]))
+
     def _grow(self, state: SocialState, key: jax.Array) -> SocialState:
         cells = jnp.asarray(self._apple_cells)
         table = jnp.asarray(self.regrowth_probabilities, jnp.float32)
-        count = jnp.minimum(self.apple_neighbours(state), len(self.regrowth_probabilities) - 1)
-        empty = state.tiles[cells] == EMPTY
-        grows = empty & (jax.random.uniform(key, cells.shape) < table[count])
+        count = jnp.minimum(state.neighbour_counts[0], len(self.regrowth_probabilities) - 1)
+        # An eaten apple waits in ``appleWait`` for a frame before ``DensityRegrow`` moves it
+        # to the state whose updater may regrow it: it cannot regrow in the step it was
+        # eaten nor in the next one.
+        t = state.step_count + 1
+        ready = (state.tiles[cells] == EMPTY) & (t - state.eaten_at[cells] >= REGROWTH_WAIT)
+        grows = ready & (jax.random.uniform(key, cells.shape) < table[count])
         tiles = state.tiles.at[jnp.where(grows, cells, self.sink)].set(APPLE)
         return state.replace(tiles=tiles)

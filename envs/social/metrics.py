@@ -1,6 +1,6 @@
 """Social-outcome metrics of an episode, computed inside JAX (Perolat et al. 2017).
 
-For an episode of length T with N agents and returns R_i (``../shared/METHODS.md``):
+For an episode of length T with N agents and returns R_i (Perolat et al. 2017):
 
 * efficiency   U = Σ_i R_i / T
 * equality     E = 1 − Σ_i Σ_j |R_i − R_j| / (2 N Σ_i |R_i|)  (1 − Gini). When every

@@ -80,7 +80,7 @@ def _walk(env: GridSocialEnv, state: SocialState, target, found, key) -> jax.Arr
     def free(direction):
         cell = env._flat(state.pos + jnp.asarray(DIR_STEPS)[direction])
         tile = state.tiles[cell]
-        return (tile != WALL) & (tile != WASTE) & (occupied[cell] == 0)
+        return (tile != WALL) & (occupied[cell] == 0)  # waste does not block (env v1)
 
     k_dir, k_noise = jax.random.split(key)
     random_dir = jax.random.randint(k_dir, (n,), 0, 4)

@@ -44,7 +44,10 @@ def _add(name: str, cls: type, **fixed: Any) -> None:
         env = cls(name=name, **{**fixed, **overrides})
         return env, env.default_params
 
-    register(name, factory)
+    # Version 1: Melting Pot's dynamics as measured by tests/conformance/test_meltingpot.py
+    # (waste does not block, collection under standing agents, absence after a zap,
+    # episode-end steps, Harvest's regrowth wait, pollution under agents).
+    register(name, factory, kind="multi-agent", version=1)
 
 
 # Values: meltingpot/configs/substrates/commons_harvest__{open,closed,partnership}.py.

@@ -11,4 +11,5 @@ SUITES = {
     "sb3": "explore.bench.sb3",
     "social": "explore.bench.social",
     "mo": "explore.bench.mo",
+    "gpu": "explore.bench.gpu",
 }

@@ -21,6 +21,13 @@ view without occlusion, as xminigrid's) and ``fully_observable=True`` (the whole
 navix's default ``symbolic`` observation and MiniGrid's ``FullyObsWrapper``). A peer that
 has no such task (xminigrid has neither MultiRoom nor KeyCorridor, navix has no MultiRoom)
 is left out of that row.
+
+Our step is called the way PPO calls it, ``env.step_batch`` (the ``ours`` columns), and,
+with ``--idioms``, the ways a user may write it: ``jax.vmap(env.step)`` (the gymnax idiom;
+a ``custom_vmap`` rule sends it to ``step_batch``) and ``jax.vmap(env.step_select)`` (the
+select-based auto-reset that computes a fresh episode for every env at every step). All
+three give the same results bit for bit (``tests/envs/test_vmap_step.py``); each row gives
+their ratios to ``step_batch``.
 """
 
 from __future__ import annotations
@@ -49,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=100, help="batched steps per timed call")
     parser.add_argument("--repeats", type=int, default=2, help="timed calls (best is kept)")
     parser.add_argument("--no-peers", action="store_true", help="skip xminigrid and navix")
+    parser.add_argument(
+        "--idioms",
+        nargs="+",
+        default=["step_batch", "vmap(step)"],
+        help=f"ways of calling our batched step, occluded view (choices: {', '.join(IDIOMS)})",
+    )
 
 
 def consumed(obs: Any, reward: jax.Array) -> jax.Array:
@@ -104,29 +117,42 @@ def _time(fn: Callable, key: jax.Array, repeats: int) -> tuple[float, float]:
     jax.block_until_ready(fn(key))  # compile + warm-up
     best, best_cpu = float("inf"), float("inf")
     for i in range(repeats):
+        # The key first: the first eager fold_in compiles, which is not the rollout's time.
+        call_key = jax.block_until_ready(jax.random.fold_in(key, i + 1))
         started, started_cpu = time.perf_counter(), time.process_time()
-        jax.block_until_ready(fn(jax.random.fold_in(key, i + 1)))
+        jax.block_until_ready(fn(call_key))
         wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
         if wall < best:
             best, best_cpu = wall, cpu
     return best, best_cpu
 
 
-def ours(name: str, batch: int, steps: int, **kwargs: Any) -> Callable[[jax.Array], jax.Array]:
-    """Random-action rollout of our env through ``env.step_batch``, the batched step PPO runs
-    (``jax.vmap(env.step)``'s results, with resets computed only where episodes end)."""
+# How our batched step is called: PPO's `env.step_batch`, the gymnax idiom `jax.vmap(env.step)`
+# (dispatched to step_batch by a custom_vmap rule), and the select-based auto-reset under a
+# plain vmap (`env.step_select`: a fresh episode computed for every env at every step).
+IDIOMS = ("step_batch", "vmap(step)", "vmap(step_select)")
+
+
+def ours(
+    name: str, batch: int, steps: int, idiom: str = "step_batch", **kwargs: Any
+) -> Callable[[jax.Array], jax.Array]:
+    """Random-action rollout of our env through one of :data:`IDIOMS` (all give the same
+    results bit for bit; ``step_batch`` is what PPO runs)."""
     import envs
 
     env, params = envs.make(name, **kwargs)
+    batched_step = {
+        "step_batch": env.step_batch,
+        "vmap(step)": jax.vmap(env.step, (0, 0, 0, None)),
+        "vmap(step_select)": jax.vmap(env.step_select, (0, 0, 0, None)),
+    }[idiom]
 
     def reset(keys):
         obs, state = jax.vmap(env.reset, (0, None))(keys, params)
         return state, obs
 
     def step(state, actions, key):
-        obs, state, reward, *_ = env.step_batch(
-            jax.random.split(key, batch), state, actions, params
-        )
+        obs, state, reward, *_ = batched_step(jax.random.split(key, batch), state, actions, params)
         return state, obs, reward
 
     return scan_rollout(reset, step, env.action_space(params).n, batch, steps)
@@ -173,11 +199,15 @@ PEERS = {"xminigrid": xminigrid_rollout, "navix": navix_rollout}
 
 def run(args: argparse.Namespace) -> list[dict]:
     """Measure every (task, batch); ratios against the peers in the same run."""
+    from envs.registry import unknown_name_error
+
     unknown = [t for t in args.tasks if t not in TASKS]
     if unknown:
-        from envs.registry import unknown_name_error
-
         raise unknown_name_error("bench task", unknown[0], list(TASKS))
+    idioms = getattr(args, "idioms", ["step_batch"])
+    unknown = [i for i in idioms if i not in IDIOMS]
+    if unknown:
+        raise unknown_name_error("idiom", unknown[0], list(IDIOMS))
     rows = []
     key = jax.random.PRNGKey(0)
     print(
@@ -193,7 +223,11 @@ def run(args: argparse.Namespace) -> list[dict]:
                 wall, cpu = _time(fn, key, args.repeats)
                 measured[label] = (total / wall, total / cpu)
 
+            # "ours" is step_batch; the other idioms get their own columns and a ratio to it.
             measure("ours", ours(task, batch, args.steps))
+            for idiom in idioms:
+                if idiom != "step_batch":
+                    measure(f"ours {idiom}", ours(task, batch, args.steps, idiom=idiom))
             measure("ours (see-through)", ours(task, batch, args.steps, see_through_walls=True))
             measure("ours (full grid)", ours(task, batch, args.steps, fully_observable=True))
             if not args.no_peers:
@@ -209,6 +243,11 @@ def run(args: argparse.Namespace) -> list[dict]:
             row.update({f"{k} steps/s": v[0] for k, v in measured.items()})
             row.update({f"{k} steps/cpu-s": v[1] for k, v in measured.items()})
             for i, unit in enumerate(("", " (cpu)")):
+                for idiom in idioms:
+                    if idiom != "step_batch":
+                        row[f"{idiom} / step_batch{unit}"] = (
+                            measured[f"ours {idiom}"][i] / measured["ours"][i]
+                        )
                 if "xminigrid" in measured:
                     xm = measured["xminigrid"][i]
                     row[f"ours / xminigrid{unit}"] = measured["ours"][i] / xm

@@ -3,22 +3,30 @@
 Each measurement is one jitted ``lax.scan`` of ``steps`` batched steps (vmap over a batch of
 ``batch`` envs, every agent acting at random, auto-reset included). The observations of
 every agent and the rewards are summed into the returned value, so XLA cannot drop the
-observation code. SocialJax (github.com/cooperativex/SocialJax, a peer kept in
-``../shared/peers/socialjax``) is imported at run time from ``--socialjax DIR`` and called
+observation code. SocialJax (github.com/cooperativex/SocialJax, a peer checkout) is imported
+at run time from the folder given by ``--socialjax DIR`` and called
 through its own ``reset``/``step`` (its ``step`` auto-resets too); nothing of it is copied.
 Rows give env-steps/s (one step of all N agents) and agent-steps/s (× N).
+
+``--meltingpot`` also times Melting Pot's own substrate (its Python config and Lua code run
+by ``dmlab2d``; installed by ``scripts/install_meltingpot.py``, loaded at run time only):
+one environment, as Melting Pot runs it, 7 players acting at random, every observation
+``dmlab2d`` returns (each player's RGB, layers and reward, the world view) read into the
+result; the ratio is ours (batched) against it, measured in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+
+from explore.bench.peers import default_peer_folder
 
 # ours -> SocialJax registry id (None: SocialJax has no counterpart).
 TASKS = {
@@ -27,12 +35,13 @@ TASKS = {
     "Harvest-Closed": None,
     "Coins": "coin_game",
 }
+SOCIALJAX_ENV = "EXPLORE_SOCIALJAX"
 DEFAULT_TASKS = ["CleanUp", "Harvest-Open"]
 
 
 def _default_socialjax() -> str | None:
-    path = Path(__file__).resolve().parents[2].parent / "shared" / "peers" / "socialjax"
-    return str(path) if path.exists() else None
+    path = os.environ.get(SOCIALJAX_ENV) or default_peer_folder("socialjax")
+    return str(path) if path else None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,9 +53,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--socialjax",
         default=_default_socialjax(),
-        help="folder holding the SocialJax package (default <repo>/../shared/peers/socialjax)",
+        help="folder holding the SocialJax package (default: $EXPLORE_SOCIALJAX, else shared/peers/socialjax beside the checkout)",
     )
     parser.add_argument("--no-peers", action="store_true", help="skip SocialJax")
+    parser.add_argument(
+        "--meltingpot",
+        action="store_true",
+        help="also time Melting Pot's own substrate (dmlab2d, one env) in the same run",
+    )
+    parser.add_argument(
+        "--meltingpot-steps", type=int, default=300, help="Melting Pot steps per timed call"
+    )
 
 
 def _time(fn: Callable, key: jax.Array, repeats: int) -> float:
@@ -112,8 +129,77 @@ def socialjax(folder: str, peer_id: str, batch: int, steps: int) -> tuple[Callab
     return jax.jit(rollout), n
 
 
+# ours -> Melting Pot substrate config module (meltingpot.configs.substrates.<name>).
+MELTINGPOT = {
+    "CleanUp": "clean_up",
+    "Harvest-Open": "commons_harvest__open",
+    "Harvest-Closed": "commons_harvest__closed",
+    "Coins": "coins",
+}
+
+
+def meltingpot(task: str, steps: int, seed: int = 0) -> tuple[Callable[[], float], int]:
+    """One Melting Pot substrate; returns (a call running ``steps`` random steps, players).
+
+    Every observation of every step is read (summed), as a learner would consume it.
+    """
+    import importlib
+
+    import numpy as np
+    from meltingpot.utils.substrates import builder
+
+    module = importlib.import_module(f"meltingpot.configs.substrates.{MELTINGPOT[task]}")
+    config = module.get_config()
+    roles = list(config.default_player_roles)
+    env = builder.builder(module.build(roles, config), env_seed=seed + 1)
+    action_set = list(config.action_set)
+    rng = np.random.default_rng(seed)
+    env.reset()
+
+    def call() -> float:
+        total = 0.0
+        for _ in range(steps):
+            command = {}
+            for i, a in enumerate(rng.integers(0, len(action_set), len(roles))):
+                for name, value in action_set[int(a)].items():
+                    command[f"{i + 1}.{name}"] = np.int32(value)
+            timestep = env.step(command)
+            if timestep.last():
+                timestep = env.reset()
+            for value in timestep.observation.values():
+                if isinstance(value, np.ndarray) and value.dtype != object:
+                    total += float(value.sum())
+        return total
+
+    return call, len(roles)
+
+
+def _time_host(fn: Callable[[], float], repeats: int) -> float:
+    fn()  # warm-up (first build of the level's Lua state, caches)
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def run(args: argparse.Namespace) -> list[dict]:
-    """Measure each task; the ratio against SocialJax measured in the same run."""
+    """Measure each task; ratios against SocialJax and Melting Pot measured in the same run."""
+    if getattr(args, "meltingpot", False):
+        import importlib.util
+
+        try:
+            found = importlib.util.find_spec("meltingpot.configs.substrates") is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found or importlib.util.find_spec("dmlab2d") is None:
+            print(
+                "--meltingpot: Melting Pot is not installed here; run "
+                "pip install -e '.[conformance]' and python scripts/install_meltingpot.py",
+                file=sys.stderr,
+            )
+            raise SystemExit(2)
     rows = []
     key = jax.random.PRNGKey(0)
     for task in args.tasks:
@@ -137,6 +223,12 @@ def run(args: argparse.Namespace) -> list[dict]:
             except Exception as err:  # a peer that fails to build is reported, not fatal
                 print(f"SocialJax {peer_id}: {type(err).__name__}: {err}")
                 row["SocialJax env-steps/s"] = float("nan")
+        if getattr(args, "meltingpot", False) and task in MELTINGPOT:
+            mp_fn, mp_n = meltingpot(task, args.meltingpot_steps)
+            mp_rate = args.meltingpot_steps / _time_host(mp_fn, args.repeats)
+            row["Melting Pot env-steps/s"] = mp_rate
+            row["Melting Pot agents"] = mp_n
+            row["ours / Melting Pot"] = ours_rate / mp_rate
         rows.append(row)
         print(row, flush=True)
     return rows

@@ -6,13 +6,13 @@ Two measurements, each a ratio taken inside one run of this command:
   4 epochs × 4 minibatches, 5 M steps, the whole run one ``jax.jit`` call, timed from the
   call to the result as PureJaxRL's ``ppo.py`` does (compile included). The peer is
   PureJaxRL's own ``make_train``, timed in the same run, from ``--purejaxrl DIR`` (the
-  folder holding ``purejaxrl/``; default ``<repo>/../shared/peers/purejaxrl`` when it
-  exists). Its files are loaded at run time, never edited or vendored, and adapted at the
-  boundary only (see :func:`load_purejaxrl`): ``ppo.py`` was written for gymnax 0.0.x, so
+  folder holding ``purejaxrl/``, or ``$EXPLORE_PUREJAXRL``; by default a
+  ``shared/peers/purejaxrl`` folder beside the checkout, when it exists). Its files are
+  loaded at run time, never edited or vendored, and adapted at the boundary only (see :func:`load_purejaxrl`): ``ppo.py`` was written for gymnax 0.0.x, so
   it is handed a five-value view of the gymnax 1.0 env (``done = terminated | truncated``),
   and its ``wrappers.py`` gets stand-in modules for ``brax`` (and ``navix`` if absent),
   which it imports but the CartPole path never uses. Without a checkout the row compares
-  against the figure ``shared/BENCHMARKS.md`` recorded, and every such row says
+  against a recorded figure (``PUREJAXRL_RECORDED_STEPS_PER_S``), and every such row says
   ``recorded figure, NOT measured in this run``.
 * **Bonus cost on DoorKey-8x8** — ``--seeds`` seeds in one compiled program (``agents.seeds.run_seeds``), PPO
   alone and PPO with each intrinsic reward, timed after a warm-up (compilation excluded),
@@ -21,6 +21,14 @@ Two measurements, each a ratio taken inside one run of this command:
   ``oni(retrieval)`` ≥ 0.8× plain PPO's throughput (ratio ≤ 1.25). ONI is timed through
   the same chunked loop ``explore train`` runs (jitted chunk, then ``bonus.sync`` on the
   host), since its label exchange happens between chunks.
+
+With ``--ippo``, IPPO instead (:func:`ippo_speed_rows`, then :func:`ippo_rows`): agent-steps/s
+of ours at IPPO's defaults and at a configuration matched to SocialJax's own IPPO
+(``algorithms/IPPO/ippo_cnn_cleanup.py`` from ``--socialjax DIR`` or ``$EXPLORE_SOCIALJAX``;
+no default folder), each side compiled and timed in a fresh process, alternating; an older
+checkout of this project (``--ippo-baseline DIR``) is timed beside ours by the same code.
+SocialJax's module is run unedited, with stand-ins for the ``hydra``, ``omegaconf`` and
+``wandb`` it imports (:func:`load_socialjax`). Then the social-reward cost rows.
 """
 
 from __future__ import annotations
@@ -41,17 +49,20 @@ import jax
 import numpy as np
 
 from agents.seeds import run_seeds
+from explore.bench.peers import default_peer_folder
 
 # PureJaxRL's ``ppo.py`` on gymnax CartPole-v1 with its published config, 5 M steps, compile
-# included: 32.1–32.3 s = 155 k steps/s on this kind of machine (shared/BENCHMARKS.md,
-# 2026-12-01); used only when no checkout is found, and labelled so.
+# included: 32.1–32.3 s = 155 k steps/s on a 2-core AMD EPYC CPU (2026-12-01); used only when no checkout is found, and labelled so.
 PUREJAXRL_RECORDED_STEPS_PER_S = 155_000.0
-RECORDED_LABEL = "recorded figure (shared/BENCHMARKS.md), NOT measured in this run"
+RECORDED_LABEL = "recorded figure (2026-12-01, 2-core CPU), NOT measured in this run"
 MEASURED_LABEL = "measured in this run"
-# The shared peers folder next to the checkout: <repo>/../shared/peers/purejaxrl.
-DEFAULT_PUREJAXRL = Path(__file__).resolve().parents[2].parent / "shared" / "peers" / "purejaxrl"
+# The peers' folder beside the checkout, used when neither the flag nor the variable is set.
+DEFAULT_PUREJAXRL = default_peer_folder("purejaxrl")
 # Where else to look for PureJaxRL's files (a checkout not next to this one, e.g. in CI).
 PUREJAXRL_ENV = "EXPLORE_PUREJAXRL"
+# Where to find SocialJax's files when --socialjax is not given.
+SOCIALJAX_ENV = "EXPLORE_SOCIALJAX"
+DEFAULT_SOCIALJAX = default_peer_folder("socialjax")
 PUREJAXRL_CONFIG = {
     "LR": 2.5e-4,
     "NUM_ENVS": 256,
@@ -145,6 +156,61 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--ippo-env", default="CleanUp", help="social env of the --ippo rows (default agents)"
+    )
+    parser.add_argument(
+        "--socialjax",
+        metavar="DIR",
+        default=None,
+        help="SocialJax's files (the folder holding algorithms/ and socialjax/) to time its "
+        f"own IPPO (algorithms/IPPO/ippo_cnn_cleanup.py) in the --ippo run (default: "
+        f"${SOCIALJAX_ENV}; without either its row is left unmeasured)",
+    )
+    parser.add_argument(
+        "--ippo-baseline",
+        metavar="DIR",
+        default=None,
+        help="another checkout of this project (e.g. an older commit, unpacked with git "
+        "archive) whose IPPO the --ippo run times beside this one's",
+    )
+    parser.add_argument(
+        "--ippo-num-envs",
+        type=int,
+        default=4,
+        help="envs of the configuration matched to SocialJax",
+    )
+    parser.add_argument(
+        "--ippo-num-steps",
+        type=int,
+        default=128,
+        help="rollout length of the matched configuration",
+    )
+    parser.add_argument(
+        "--ippo-epochs", type=int, default=2, help="epochs per update of the matched configuration"
+    )
+    parser.add_argument(
+        "--ippo-minibatches", type=int, default=4, help="minibatches of the matched configuration"
+    )
+    parser.add_argument(
+        "--ippo-updates", type=int, default=1, help="updates per timed IPPO call (compiled first)"
+    )
+    parser.add_argument(
+        "--ippo-repeats",
+        type=int,
+        default=2,
+        help="rounds of the IPPO speed rows; each round runs every side once, in fresh "
+        "processes, alternating (the fastest is kept, all are listed)",
+    )
+    parser.add_argument(
+        "--ippo-defaults",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time ours (and --ippo-baseline) at IPPO's default settings",
+    )
+    parser.add_argument(
+        "--ippo-social",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also the social-reward cost rows (IPPO with and without each social reward)",
     )
 
 
@@ -260,7 +326,9 @@ def resolve_purejaxrl(checkout: str | None) -> Path | None:
                 "(give the folder holding purejaxrl/)"
             )
         return path
-    return DEFAULT_PUREJAXRL if (DEFAULT_PUREJAXRL / "purejaxrl" / "ppo.py").is_file() else None
+    if DEFAULT_PUREJAXRL is not None and (DEFAULT_PUREJAXRL / "purejaxrl" / "ppo.py").is_file():
+        return DEFAULT_PUREJAXRL
+    return None
 
 
 def load_purejaxrl(checkout: str | Path) -> types.ModuleType:
@@ -339,7 +407,8 @@ def cartpole_row(
             peer_cpu.append(_LAST_CPU[0])
     ours = min(ours_walls)
     if peer_dir is not None:
-        peer, source = min(peer_walls), f"{MEASURED_LABEL} ({peer_dir})"
+        # The folder's name only: an absolute path would name this machine, not the peer.
+        peer, source = min(peer_walls), f"{MEASURED_LABEL} ({peer_dir.name})"
     else:
         peer, source = total_steps / PUREJAXRL_RECORDED_STEPS_PER_S, RECORDED_LABEL
     return {
@@ -394,12 +463,12 @@ def bonus_steps_per_s(
     bonus_obj, ppo = (runner_for or _ppo_for)(task, bonus, num_envs)
     state = ppo.init_seeds(jax.random.split(jax.random.PRNGKey(0), seeds))
     chunk = run_seeds(lambda s: ppo.run(s, updates), seeds)
-    has_sync = hasattr(bonus_obj, "sync")
+    host_work = bonus_obj.host_work  # declared (agents.bonuses.base.Bonus)
 
     def one_chunk(state):
         state, metrics = chunk(state)
         jax.device_get(metrics)
-        if has_sync:
+        if host_work:
             state = state.replace(bonus_state=bonus_obj.sync(state.bonus_state))
         return state
 
@@ -412,8 +481,7 @@ def bonus_steps_per_s(
             jax.block_until_ready(state)
             best = min(best, time.perf_counter() - started)
     finally:
-        if hasattr(bonus_obj, "close"):
-            bonus_obj.close()
+        bonus_obj.close()
     return seeds * updates * ppo.cfg.batch_size / best
 
 
@@ -453,7 +521,7 @@ def bonus_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
-# --- IPPO with social rewards (issue 19) -----------------------------------------------------
+# --- IPPO with social rewards -----------------------------------------------------------------
 SOCIAL_BONUSES = ["inequity_aversion", "svo", "social_influence"]
 SOCIAL_TARGET_RATIO = 1.3
 
@@ -502,10 +570,313 @@ def ippo_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+# --- IPPO speed: ours, an older checkout of ours, and SocialJax's own IPPO -----------------
+SOCIALJAX_SCRIPT = Path("algorithms") / "IPPO" / "ippo_cnn_cleanup.py"
+# SocialJax's configs beside its script: its base, Clean Up's, and the individual reward.
+SOCIALJAX_CONFIGS = ("ippo_base.yaml", "ippo_cnn_cleanup.yaml", "reward/individual.yaml")
+NOT_MEASURED = "not measured: no --socialjax DIR or $" + SOCIALJAX_ENV
+
+
+def resolve_socialjax(checkout: str | None) -> Path | None:
+    """SocialJax's folder: ``checkout``, else ``$EXPLORE_SOCIALJAX``, else the peers' copy
+    beside the checkout if present, else ``None``."""
+    checkout = checkout or os.environ.get(SOCIALJAX_ENV)
+    if not checkout:
+        if DEFAULT_SOCIALJAX is not None and (DEFAULT_SOCIALJAX / SOCIALJAX_SCRIPT).is_file():
+            return DEFAULT_SOCIALJAX
+        return None
+    path = Path(checkout).expanduser().resolve()
+    if not (path / SOCIALJAX_SCRIPT).is_file():
+        raise FileNotFoundError(
+            f"--socialjax / ${SOCIALJAX_ENV} {checkout}: no {SOCIALJAX_SCRIPT} there "
+            "(give the folder holding algorithms/ and socialjax/)"
+        )
+    return path
+
+
+def _yaml_number(value: Any) -> Any:
+    """PyYAML reads ``2.5e6`` or ``1e8`` as strings (YAML 1.1 floats need a dot and a signed
+    exponent): numbers again, integers where integral (step counts)."""
+    if isinstance(value, dict):
+        return {k: _yaml_number(v) for k, v in value.items()}
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return int(number) if number.is_integer() else number
+    return value
+
+
+def socialjax_config(
+    checkout: str | Path, num_envs: int, num_steps: int, epochs: int, minibatches: int, updates: int
+) -> dict[str, Any]:
+    """SocialJax's own IPPO config for Clean Up (its YAML files, merged as its hydra defaults
+    list does: base, then Clean Up's, then the individual reward), at the given sizes."""
+    import yaml
+
+    folder = Path(checkout) / SOCIALJAX_SCRIPT.parent / "config"
+    config: dict[str, Any] = {}
+    for name in SOCIALJAX_CONFIGS:
+        part = yaml.safe_load((folder / name).read_text()) or {}
+        part.pop("defaults", None)  # hydra's composition list, applied here by hand
+        for key, value in _yaml_number(part).items():
+            if isinstance(value, dict) and isinstance(config.get(key), dict):
+                config[key] = {**config[key], **value}
+            else:
+                config[key] = value
+    config.update(
+        NUM_ENVS=num_envs,
+        NUM_STEPS=num_steps,
+        UPDATE_EPOCHS=epochs,
+        NUM_MINIBATCHES=minibatches,
+        TOTAL_TIMESTEPS=updates * num_steps * num_envs,  # env steps: NUM_UPDATES = updates
+        PARAMETER_SHARING=True,
+        WANDB_MODE="disabled",
+    )
+    return config
+
+
+class _WandbStandIn(types.ModuleType):
+    """Stands in for ``wandb``: SocialJax's IPPO logs each update through
+    ``jax.debug.callback`` into ``wandb.log``; here the metrics are only counted."""
+
+    def __init__(self) -> None:
+        super().__init__("wandb", "stand-in: explore bench counts SocialJax's log calls")
+        self.logged = 0
+
+    def log(self, *args: Any, **kwargs: Any) -> None:
+        self.logged += 1
+
+    def init(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _socialjax_standins() -> dict[str, types.ModuleType]:
+    """Modules for the imports at the top of SocialJax's IPPO that ``make_train`` never uses
+    (``hydra``, ``omegaconf``: its command-line entry point) or that would log remotely
+    (``wandb``)."""
+    hydra = types.ModuleType("hydra", "stand-in: SocialJax's command-line entry is not used")
+    hydra.main = lambda *args, **kwargs: lambda fn: fn
+    omegaconf = types.ModuleType("omegaconf", "stand-in: configs are plain dicts here")
+    omegaconf.OmegaConf = type(
+        "OmegaConf", (), {"to_container": staticmethod(lambda config, **kwargs: dict(config))}
+    )
+    return {"hydra": hydra, "omegaconf": omegaconf, "wandb": _WandbStandIn()}
+
+
+def load_socialjax(checkout: str | Path) -> types.ModuleType:
+    """SocialJax's ``algorithms.IPPO.ippo_cnn_cleanup`` from ``checkout``, run as it is.
+
+    The files are executed unedited; the adaptation is at the boundary: ``checkout`` on
+    ``sys.path`` while importing, and stand-ins for ``hydra``, ``omegaconf`` and ``wandb``
+    (:func:`_socialjax_standins`). ``sys.path`` and ``sys.modules`` (the stand-ins, the
+    peer's ``algorithms`` package) are restored afterwards; the module keeps its stand-ins.
+    """
+    root = str(Path(checkout).resolve())
+    standins = _socialjax_standins()
+    # Its top-level package is called ``algorithms``: imported fresh from ``checkout`` (not
+    # from an earlier load) and taken out of ``sys.modules`` again afterwards.
+    ours = {n: m for n, m in sys.modules.items() if n.split(".")[0] == "algorithms"}
+    saved = {name: sys.modules.get(name) for name in standins}
+    for name in ours:
+        del sys.modules[name]
+    sys.path.insert(0, root)
+    sys.modules.update(standins)
+    try:
+        module = importlib.import_module("algorithms.IPPO.ippo_cnn_cleanup")
+    finally:
+        sys.path.remove(root)
+        for name in [n for n in sys.modules if n.split(".")[0] == "algorithms"]:
+            del sys.modules[name]
+        sys.modules.update(ours)
+        for name, previous in saved.items():
+            if previous is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = previous
+    return module
+
+
+def _compiled_call(train: Any, key: jax.Array) -> dict[str, float]:
+    """Compile ``train`` for ``key``, then time one call of the compiled program."""
+    started = time.perf_counter()
+    compiled = jax.jit(train).lower(key).compile()
+    compile_s = time.perf_counter() - started
+    started, started_cpu = time.perf_counter(), time.process_time()
+    jax.block_until_ready(compiled(key))
+    return {
+        "wall_s": time.perf_counter() - started,
+        "cpu_s": time.process_time() - started_cpu,
+        "compile_s": compile_s,
+    }
+
+
+def _ippo_child(spec: dict[str, Any]) -> dict[str, Any]:
+    """One side of an IPPO speed row, in this process: ``spec["side"]`` is ``"ours"`` (the
+    checkout this process imports ``agents``/``explore`` from) or ``"socialjax"``.
+
+    Uses only what older checkouts of this project also have (``RunConfig``, ``build``,
+    ``train``), so the same code times them.
+    """
+    envs_, steps, updates = spec["num_envs"], spec["num_steps"], spec["updates"]
+    key = jax.random.PRNGKey(spec.get("seed", 0))
+    if spec["side"] == "socialjax":
+        module = load_socialjax(spec["socialjax"])
+        config = socialjax_config(
+            spec["socialjax"], envs_, steps, spec["epochs"], spec["minibatches"], updates
+        )
+        train = module.make_train(config)
+        agents = int(config["NUM_ACTORS"]) // envs_
+        result = _compiled_call(train, key)
+        result["logged_updates"] = module.wandb.logged
+    else:
+        from explore.config import RunConfig
+        from explore.train import build
+
+        ippo = {"num_envs": envs_, "num_steps": steps}
+        if spec.get("epochs"):
+            ippo.update(update_epochs=spec["epochs"], num_minibatches=spec["minibatches"])
+        env, _, _, runner = build(
+            RunConfig(env=spec["env"], agent="ippo", bonus="none", total_steps=1, ippo=ippo)
+        )
+        agents = env.num_agents
+        cfg = runner.cfg.model_copy(update={"total_steps": updates * runner.cfg.batch_size})
+        runner.cfg = cfg  # exactly ``updates`` updates of E·N envs × T steps
+        result = _compiled_call(runner.train, key)
+    result["agent_steps"] = updates * envs_ * agents * steps
+    result["agent_steps_per_s"] = result["agent_steps"] / result["wall_s"]
+    result["agent_steps_per_cpu_s"] = result["agent_steps"] / result["cpu_s"]
+    return result
+
+
+# Runs in a fresh interpreter whose working directory is the checkout to time: it imports
+# that checkout's packages, and this file's ``_ippo_child`` by path.
+_CHILD = """
+import importlib.util, json, os, sys
+sys.path.insert(0, os.getcwd())
+spec = importlib.util.spec_from_file_location("_explore_bench_ippo_child", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print("RESULT " + json.dumps(module._ippo_child(json.loads(sys.argv[2]))), flush=True)
+"""
+
+
+def _run_child(spec: dict[str, Any], checkout: Path) -> dict[str, Any]:
+    """:func:`_ippo_child` in a fresh process (one CPU device, as one seed runs), importing
+    this project from ``checkout``."""
+    import json
+    import subprocess
+
+    env = dict(os.environ, JAX_NUM_CPU_DEVICES="1", PYTHONPATH=str(checkout))
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(Path(__file__).resolve()), json.dumps(spec)],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode or not lines:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"IPPO bench ({spec['side']}, {checkout}) failed: {tail[0]}")
+    return json.loads(lines[-1].removeprefix("RESULT "))
+
+
+def ippo_speed_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """IPPO agent-steps/s, compiled, one seed: ours, ``--ippo-baseline`` (an older checkout)
+    and SocialJax's own IPPO, each side in a fresh process, alternating for
+    ``--ippo-repeats`` rounds.
+
+    Two configurations: IPPO's defaults (ours and the baseline only), and one matched to
+    SocialJax as closely as the two designs allow (``--ippo-num-envs`` envs × ``--ippo-num-steps``
+    steps, ``--ippo-epochs`` × ``--ippo-minibatches``, parameters shared, individual rewards,
+    Clean Up with 7 agents). What still differs is each side's own design: networks
+    (ours: embedded ids, two 2×2 convolutions; SocialJax: 5×5 and two 3×3 convolutions on its
+    19-channel one-hot view), learning rate, entropy and value settings and how each counts
+    an update's steps are each side's own defaults.
+    """
+    ours_dir = Path(__file__).resolve().parents[2]
+    baseline = Path(args.ippo_baseline).resolve() if args.ippo_baseline else None
+    if baseline is not None and not (baseline / "agents" / "ippo.py").is_file():
+        raise FileNotFoundError(f"--ippo-baseline {args.ippo_baseline}: no agents/ippo.py there")
+    peer = resolve_socialjax(args.socialjax)
+    matched = {
+        "num_envs": args.ippo_num_envs,
+        "num_steps": args.ippo_num_steps,
+        "epochs": args.ippo_epochs,
+        "minibatches": args.ippo_minibatches,
+    }
+    configs = []
+    if args.ippo_defaults:
+        from agents.configs import IPPOConfig
+
+        d = IPPOConfig()
+        configs.append(("defaults", {"num_envs": d.num_envs, "num_steps": d.num_steps}))
+    configs.append(("matched to SocialJax", matched))
+    rows = []
+    for label, config in configs:
+        sides = [("ours", ours_dir)]
+        if baseline is not None:
+            sides.append(("baseline", baseline))
+        if peer is not None and label != "defaults":
+            sides.append(("socialjax", ours_dir))
+        results: dict[str, list[dict[str, Any]]] = {side: [] for side, _ in sides}
+        for _ in range(max(1, args.ippo_repeats)):
+            for side, checkout in sides:
+                spec = {
+                    "side": "socialjax" if side == "socialjax" else "ours",
+                    "env": args.ippo_env,
+                    "updates": args.ippo_updates,
+                    "socialjax": str(peer) if peer is not None else None,
+                    **config,
+                }
+                results[side].append(_run_child(spec, checkout))
+                print(f"IPPO {label}, {side}: {results[side][-1]}", flush=True)
+        best = {side: max(r["agent_steps_per_s"] for r in runs) for side, runs in results.items()}
+        # CPU seconds too: on a shared machine wall time also measures the other jobs.
+        cpu = {s: max(r["agent_steps_per_cpu_s"] for r in runs) for s, runs in results.items()}
+        shown = config if label != "defaults" else {**config, "epochs": 4, "minibatches": 4}
+        row: dict[str, Any] = {
+            "bench": f"IPPO {args.ippo_env}, {label}",
+            "config": f"{shown['num_envs']} envs × {shown['num_steps']} steps, "
+            f"{shown['epochs']} epochs × {shown['minibatches']} minibatches, shared parameters, "
+            f"1 seed, {args.ippo_updates} update(s) per timed call, compiled",
+            "ours agent-steps/s": best["ours"],
+            "ours runs": [round(r["agent_steps_per_s"]) for r in results["ours"]],
+            "ours agent-steps per CPU-s": cpu["ours"],
+        }
+        if baseline is not None:
+            row["baseline agent-steps/s"] = best["baseline"]
+            row["baseline runs"] = [round(r["agent_steps_per_s"]) for r in results["baseline"]]
+            row["baseline agent-steps per CPU-s"] = cpu["baseline"]
+            row["ours / baseline"] = best["ours"] / best["baseline"]
+            row["ours / baseline, CPU-s"] = cpu["ours"] / cpu["baseline"]
+        if label != "defaults":
+            if peer is not None:
+                row["SocialJax agent-steps/s"] = best["socialjax"]
+                row["SocialJax runs"] = [
+                    round(r["agent_steps_per_s"], 1) for r in results["socialjax"]
+                ]
+                row["SocialJax agent-steps per CPU-s"] = cpu["socialjax"]
+                row["ours / SocialJax"] = best["ours"] / best["socialjax"]
+                row["ours / SocialJax, CPU-s"] = cpu["ours"] / cpu["socialjax"]
+                row["SocialJax source"] = f"{MEASURED_LABEL} ({peer.name}, {SOCIALJAX_SCRIPT})"
+            else:
+                row["SocialJax source"] = NOT_MEASURED
+        rows.append(row)
+        print(row, flush=True)
+    return rows
+
+
 def run(args: argparse.Namespace) -> list[dict]:
-    """CartPole vs PureJaxRL, then the bonus-cost rows (or, with ``--ippo``, the IPPO rows)."""
+    """CartPole vs PureJaxRL, then the bonus-cost rows (or, with ``--ippo``, the IPPO rows:
+    speed against SocialJax's IPPO and against ``--ippo-baseline``, then social-reward costs)."""
     if getattr(args, "ippo", False):
-        return ippo_rows(args)
+        rows = ippo_speed_rows(args)
+        if args.ippo_social:
+            rows.extend(ippo_rows(args))
+        return rows
     rows: list[dict] = []
     # ONI's label store and annotator thread live in a throw-away directory.
     with tempfile.TemporaryDirectory() as tmp:

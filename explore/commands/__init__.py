@@ -10,6 +10,8 @@ COMMAND_MODULES = [
     "explore.commands.report",
     "explore.commands.bench",
     "explore.commands.envs",
+    "explore.commands.bonuses",
+    "explore.commands.check",
     "explore.commands.schelling",
     "explore.commands.labels",
     "explore.commands.demo",

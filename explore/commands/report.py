@@ -13,7 +13,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="statistical report of a sweep (IQM, intervals, profiles, power analysis)",
         description=(
             "Read the completed runs of a sweep directory and write report.md, a self-contained "
-            "report.html and PNG/SVG figures. Intervals: 95% stratified bootstrap (rliable)."
+            "report.html and PNG/SVG figures. Intervals: 95% stratified bootstrap (rliable), "
+            "printed only at the numbers of runs where their measured coverage holds "
+            "(docs/analysis.md); pairwise claims by exact permutation tests, Holm-corrected."
         ),
     )
     parser.add_argument("sweep", help="sweep directory, e.g. runs/<sweep>")
@@ -67,6 +69,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="logs averaged before comparing with --speed-threshold (default: 3)",
     )
     parser.add_argument("--latex", action="store_true", help="also write aggregate.tex")
+    parser.add_argument(
+        "--allow-mixed",
+        action="store_true",
+        help="pool runs made by different code (code fingerprint) or env versions in one cell; "
+        "refused by default",
+    )
     parser.set_defaults(func=run)
 
 
@@ -94,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         speed_threshold=args.speed_threshold,
         speed_window=args.speed_window,
         latex=args.latex,
+        allow_mixed=args.allow_mixed,
     )
     try:
         report = build_report(args.sweep, Path(args.out), options)
@@ -109,8 +118,23 @@ def run(args: argparse.Namespace) -> int:
     table = Table(title=f"{args.sweep}: aggregate metrics (95% CIs)", header_style="bold")
     for header in report.headers:
         table.add_column(header)
+    # Cells without an interval say why in report.md; here the reason is printed once per
+    # column under the table, so the table stays readable.
+    reasons: dict[str, list[str]] = {}
     for row in report.rows:
-        table.add_row(*row)
+        cells = []
+        for header, cell in zip(report.headers, row, strict=True):
+            point, _, why = cell.partition(" (")
+            if why.startswith("too few runs") or why.startswith("no spread"):
+                cells.append(f"{point} (no interval)")
+                reason = why[:-1]
+                if reason not in reasons.setdefault(header, []):
+                    reasons[header].append(reason)
+            else:
+                cells.append(cell)
+        table.add_row(*cells)
     console.print(table)
+    for header, why in reasons.items():
+        console.print(f"{header}: {'; '.join(why)}", highlight=False, soft_wrap=True)
     console.print(f"wrote {report.out / 'report.md'} and {report.out / 'report.html'}")
     return 0

@@ -25,7 +25,9 @@ examples:
   explore sweep experiments/rdd_vs_rnd.yaml --launcher ray --address auto --gpus-per-task 0.25
   explore report runs/noisy_tv
 
-Re-running a sweep skips completed runs and resumes interrupted ones from their checkpoints.
+Re-running a sweep skips completed runs and resumes interrupted ones from their checkpoints;
+runs made by other code (code fingerprint or env version) are trained again (--reuse-stale
+keeps them), the old ones kept in <sweep>/.stale/.
 """
 
 
@@ -79,6 +81,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--no-progress", action="store_true", help="no live view; one line per finished run"
+    )
+    parser.add_argument(
+        "--reuse-stale",
+        action="store_true",
+        help="keep runs made by other code (another code fingerprint or env version) as they "
+        "are; by default they are set aside in <sweep>/.stale/ and trained again",
     )
     parser.set_defaults(func=run)
 
@@ -136,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
             compile_cache=args.compile_cache,
             console=console,
             points=points,
+            reuse_stale=args.reuse_stale,
         )
     except SweepLocked as err:
         console.print(f"[red]explore sweep: refused:[/red] {err}", highlight=False)

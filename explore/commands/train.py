@@ -100,6 +100,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--config", default=None, help="YAML file with config fields (loaded safely)"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--reuse-stale",
+        action="store_true",
+        help="keep runs made by other code (another code fingerprint or env version) as they "
+        "are; by default they are set aside in <out>/.stale/ and trained again",
+    )
     parser.set_defaults(func=run)
 
 
@@ -119,23 +125,30 @@ def run(args: argparse.Namespace) -> int:
 
     configure_cpu_devices(seeds=len(seeds))  # before JAX starts: devices for these seeds
     cfg = load_config(args.config, overrides)
-    from agents.configs import AGENTS
+    from explore.train import check, train  # train picks the agent's driver (JAX loop or SB3)
 
-    if AGENTS[cfg.agent].runner is None:
-        from agents.llm.store import default_store_under
-        from agents.sb3 import train_sb3  # the torch side
+    # Fail on bad env options / names before creating any run directory, with the same
+    # checks and messages as `explore sweep`.
+    check(cfg)
+    from explore.runs import RunDir, settle_stale
 
-        with default_store_under(out):  # oni's labels live with the runs, as for JAX agents
-            runs = [train_sb3(cfg.model_copy(update={"seed": s}), out) for s in seeds]
-    else:
-        from explore.sweep import make_env
-        from explore.train import build, train
-
-        # Fail on bad env options / names before creating any run directory, with the
-        # same checks and messages as `explore sweep`.
-        build(cfg, env=make_env(cfg.env, cfg.env_kwargs))
-        runs = train(cfg, seeds, out, progress=not args.no_progress)
+    # Stale runs first (one line each), so that "already complete" means made by this code.
+    configs = [cfg.model_copy(update={"seed": s}) for s in seeds]
+    settle_stale(configs, out, reuse_stale=args.reuse_stale, say=print)
+    already = {RunDir.for_config(out, c).path for c in configs}
+    already = {p for p in already if RunDir(p).is_complete()}
+    runs = train(
+        cfg,
+        seeds,
+        out,
+        progress=not args.no_progress,
+        reuse_stale=args.reuse_stale,
+        on_stale=None,  # named above
+    )
     for run_dir in runs:
+        if run_dir.path in already:
+            print(f"skipped (already complete)  {run_dir.path}")
+            continue
         status = run_dir.status() or {}
         print(f"{status.get('status', '?'):>9}  {run_dir.path}")
     return 0 if all(r.is_complete() for r in runs) else 1

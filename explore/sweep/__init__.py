@@ -22,7 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from explore.runs import RunDir, atomic_write_text
+from explore.runs import RunDir, atomic_write_text, code_difference, code_identity, settle_stale
 from explore.sweep.launchers import Task, first_line, make_tasks, run_inline, run_pool, run_ray
 from explore.sweep.lock import SweepLock, SweepLocked
 from explore.sweep.progress import SweepProgress
@@ -162,7 +162,12 @@ def plan_table(spec: SweepSpec, points: list[GridPoint], sweep_dir: str | Path) 
     for point in points:
         counts: dict[str, int] = {}
         for seed in point.seeds:
-            state, _ = _run_state(RunDir.for_config(sweep_dir, point.for_seed(seed)))
+            run = RunDir.for_config(sweep_dir, point.for_seed(seed))
+            state, _ = _run_state(run)
+            if state == "completed" and code_difference(
+                run.recorded_code(), code_identity(point.for_seed(seed))
+            ):
+                state = "stale"  # made by other code: the sweep trains it again
             counts[state] = counts.get(state, 0) + 1
         values = [
             show_value(point.values[k]) if k in point.values else str(getattr(point.config, k, ""))
@@ -224,6 +229,9 @@ class SweepResult:
     sweep_dir: Path
     completed: list[str] = field(default_factory=list)  # completed by this sweep
     skipped: list[str] = field(default_factory=list)  # already complete before it
+    # Made by other code: {run: what differs}; trained again unless kept (--reuse-stale).
+    stale: dict[str, str] = field(default_factory=dict)
+    reused_stale: bool = False
     failed: dict[str, str] = field(default_factory=dict)
     unfinished: list[str] = field(default_factory=list)  # neither (e.g. interrupted)
 
@@ -238,6 +246,12 @@ class SweepResult:
             f"{self.sweep_dir}: {len(self.completed)} completed, {len(self.failed)} failed, "
             f"{len(self.skipped)} skipped (already complete)"
             + (f", {len(self.unfinished)} unfinished" if self.unfinished else "")
+            + (
+                f"; {len(self.stale)} stale (made by other code; "
+                + ("kept by --reuse-stale)" if self.reused_stale else "trained again)")
+                if self.stale
+                else ""
+            )
         ]
         for name, error in sorted(self.failed.items()):
             lines.append(f"  failed {name}: {error}")
@@ -278,6 +292,7 @@ def run_sweep(
     compile_cache: str | None = "auto",
     console: Console | None = None,
     points: list[GridPoint] | None = None,
+    reuse_stale: bool = False,
 ) -> SweepResult:
     """Run every (config, seed) of ``spec`` into ``sweep_dir`` (default ``<out>/<spec name>``).
 
@@ -286,6 +301,8 @@ def run_sweep(
     with ``launcher`` (``auto``: inline for JAX agents, else pool). Failed runs do not stop
     the others; the result lists them. A run whose ``status.json`` is corrupt raises
     ``ValueError`` naming the file before anything runs. ``points`` skips re-validation (already checked).
+    Runs made by other code (another code fingerprint or env version) are named, set aside
+    in ``<sweep>/.stale/`` and trained again, or kept as they are with ``reuse_stale``.
     """
     if not isinstance(spec, SweepSpec):
         spec = load_spec(spec)
@@ -304,6 +321,13 @@ def run_sweep(
             RunDir.for_config(sweep_dir, point.for_seed(seed)).status()
     with SweepLock(sweep_dir):
         atomic_write_text(sweep_dir / "sweep.yaml", spec.text)
+        result.reused_stale = reuse_stale
+        result.stale = settle_stale(
+            [p.for_seed(s) for p in points for s in p.seeds],
+            sweep_dir,
+            reuse_stale,
+            say=lambda line: console.print(line, highlight=False, soft_wrap=True),
+        )
         all_runs = [
             (RunDir.for_config(sweep_dir, p.for_seed(s)), p.config.total_steps)
             for p in points
@@ -311,7 +335,7 @@ def run_sweep(
         ]
         done_before = {r.path.name for r, _ in all_runs if _run_state(r)[0] == "completed"}
         result.skipped = sorted(done_before)
-        tasks = make_tasks(points, sweep_dir, seeds_per_task)
+        tasks = make_tasks(points, sweep_dir, seeds_per_task, reuse_stale)
         cache = compile_cache_dir(sweep_dir, compile_cache)
         view = SweepProgress(spec.name, all_runs, done_before, enabled=progress, console=console)
 

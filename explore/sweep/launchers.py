@@ -28,7 +28,7 @@ from typing import Any
 
 from explore.config import RunConfig, build_config
 from explore.runs import RunDir, atomic_write_text
-from explore.sweep.spec import JAX_AGENTS, GridPoint
+from explore.sweep.spec import GridPoint
 
 LOG_DIR = ".logs"  # per-task stdout/stderr of pool workers (no status.json: readers skip it)
 
@@ -39,6 +39,8 @@ class Task:
 
     point: GridPoint
     seeds: tuple[int, ...]
+    # Keep runs made by other code as they are (--reuse-stale) instead of training them again.
+    reuse_stale: bool = False
 
     @property
     def name(self) -> str:
@@ -51,12 +53,23 @@ class Task:
         return [RunDir.for_config(out, self.point.for_seed(s)) for s in self.seeds]
 
     def payload(self) -> dict[str, Any]:
-        """Plain data for another process (configs travel as JSON-able dicts, never pickles)."""
-        return {"config": self.point.config.model_dump(mode="json"), "seeds": list(self.seeds)}
+        """Plain data for another process (configs travel as JSON-able dicts, never pickles);
+        ``plugins``: what this process loaded from ``--import`` / ``$EXPLORE_PLUGINS``."""
+        from explore.plugins import requested
+
+        return {
+            "config": self.point.config.model_dump(mode="json"),
+            "seeds": list(self.seeds),
+            "plugins": requested(),
+            "reuse_stale": self.reuse_stale,
+        }
 
 
 def make_tasks(
-    points: list[GridPoint], out: str | Path, seeds_per_task: int | None = None
+    points: list[GridPoint],
+    out: str | Path,
+    seeds_per_task: int | None = None,
+    reuse_stale: bool = False,
 ) -> list[Task]:
     """Tasks for the seeds of ``points`` that are not complete yet.
 
@@ -70,7 +83,7 @@ def make_tasks(
         ]
         size = (seeds_per_task or len(todo) or 1) if point.is_jax else 1
         for i in range(0, len(todo), size):
-            tasks.append(Task(point, tuple(todo[i : i + size])))
+            tasks.append(Task(point, tuple(todo[i : i + size]), reuse_stale))
     return tasks
 
 
@@ -106,9 +119,14 @@ def execute_task(payload: dict[str, Any], out: str | Path) -> dict[str, str]:
     """Train one task; returns ``{run name: status}``. Failures are recorded, not raised.
 
     Completed runs are skipped and interrupted ones resume from their checkpoints (both by
-    :func:`explore.train.train` / :func:`agents.sb3.train_sb3`). ``KeyboardInterrupt``
+    :func:`explore.train.train`, whichever driver the agent uses). ``KeyboardInterrupt``
     propagates after the runs have checkpointed.
     """
+    from explore.plugins import load_all
+
+    # Plugins first (entry points, $EXPLORE_PLUGINS, the parent's --import): a worker
+    # process starts with none of the parent's user envs and bonuses.
+    load_all(payload.get("plugins", []))
     cfg = build_config(payload["config"])
     seeds = [int(s) for s in payload["seeds"]]
     configs = [cfg.model_copy(update={"seed": s}) for s in seeds]
@@ -122,25 +140,17 @@ def execute_task(payload: dict[str, Any], out: str | Path) -> dict[str, str]:
             if status.get("status") not in ("completed", "failed"):
                 mark_failed(r, c, text, detail)
 
-    if cfg.agent in JAX_AGENTS:
-        try:
-            from explore.train import train
+    try:
+        from explore.train import train  # picks the agent's driver (JAX loop or SB3)
 
-            train(cfg, seeds, out, progress=False)
-        except KeyboardInterrupt:
-            raise
-        except Exception as err:  # train marks the runs it was training; this covers the rest
-            record(err, list(zip(configs, runs, strict=True)))
-    else:
-        for c, r in zip(configs, runs, strict=True):
-            try:
-                from agents.sb3 import train_sb3  # the torch side
-
-                train_sb3(c, out)
-            except KeyboardInterrupt:
-                raise
-            except Exception as err:
-                record(err, [(c, r)])
+        # Stale runs were settled (and named) by the sweep before its tasks were made; a
+        # worker only honours that choice.
+        reuse = bool(payload.get("reuse_stale"))
+        train(cfg, seeds, out, progress=False, reuse_stale=reuse, on_stale=None)
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # train marks the runs it was training; this covers the rest
+        record(err, list(zip(configs, runs, strict=True)))
     return {r.path.name: str(_read_status(r).get("status", "missing")) for r in runs}
 
 

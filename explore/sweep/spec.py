@@ -41,8 +41,15 @@ from typing import Any
 import yaml
 
 from agents.configs import AGENTS
-from explore.config import RunConfig, apply_overrides, build_config, parse_seeds, read_yaml_file
-from explore.names import did_you_mean
+from envs.names import did_you_mean
+from explore.config import (
+    RunConfig,
+    apply_overrides,
+    build_config,
+    in_jax_loop,
+    parse_seeds,
+    read_yaml_file,
+)
 
 #: Top-level keys of a spec. ``score``/``score_refs`` are read by ``analysis.load`` from the
 #: copy written as ``<sweep>/sweep.yaml``.
@@ -59,7 +66,7 @@ SPEC_KEYS = (
 )
 LAUNCHERS = ("auto", "inline", "pool", "ray")
 #: Agents trained by ``explore.train``'s JAX loop (seeds vmapped); the rest (SB3) run one seed at a time.
-JAX_AGENTS = tuple(name for name, entry in AGENTS.items() if entry.runner is not None)
+JAX_AGENTS = tuple(name for name in AGENTS if in_jax_loop(name))
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -321,17 +328,19 @@ def check_points(points: list[GridPoint], build_envs: bool = True, where: str = 
         cfg = point.config
         try:
             if not point.is_jax:
-                from agents.sb3 import gym_id  # the torch side, only for sb3_* agents
+                from explore.train_sb3 import check_sb3  # the torch side, only for sb3_* agents
 
-                gym_id(cfg.env)
-                import agents.bonuses
-
-                agents.bonuses.make(cfg.bonus, **cfg.bonus_kwargs)
+                check_sb3(cfg)
                 continue
             env_key = json.dumps([cfg.env, cfg.env_kwargs], sort_keys=True)
             if env_key not in env_cache:
                 if build_envs or cfg.env.startswith("gymnax:"):
                     env_cache[env_key] = make_env(cfg.env, cfg.env_kwargs)
+                    if build_envs and not cfg.env.startswith("gymnax:"):
+                        from envs.check import check_env
+
+                        # The env contract's cheap checks (traced, nothing compiled).
+                        check_env(cfg.env, cheap=True, env=env_cache[env_key])
                 elif cfg.env not in envs.registered():
                     raise envs.registry.unknown_name_error(
                         "environment", cfg.env, envs.registered()

@@ -19,6 +19,7 @@ from flax import struct
 from agents.bonuses import make
 from agents.configs import PPOConfig
 from agents.ppo import PPO
+from envs.core import Environment
 from envs.spaces import Box, Discrete
 from explore.train import summarise
 
@@ -39,9 +40,9 @@ class WalkState:
     episode: jax.Array  # which episode (path A on even ones, B on odd ones)
 
 
-class ScriptedWalk:
+class ScriptedWalk(Environment):
     """A gridworld-shaped env whose agent follows :data:`PATHS`; observations are one-hot
-    cells, so a count bonus counts cells."""
+    cells, so a count bonus counts cells. Its own ``reset``/``step`` replace the base's."""
 
     name = "ScriptedWalk"
 

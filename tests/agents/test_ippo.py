@@ -183,3 +183,44 @@ def test_ippo_learns_to_collect_its_own_coins(coins_run):
     assert np.isfinite(last["episode_group_return"])
     for name in ("social/efficiency", "social/equality", "social/sustainability", "social/peace"):
         assert np.isfinite(last[name])
+
+
+@pytest.mark.parametrize("joint_action_input", [False, True])
+def test_shared_network_bootstraps_truncations_from_gathered_rows(joint_action_input):
+    """With one shared network each row is mapped on its own, so IPPO takes PPO's gathered
+    bootstrap values (only truncated steps' final observations are evaluated); wherever GAE
+    uses them they equal a full critic pass over every reached observation. One network per
+    agent keeps the full pass."""
+    # Episodes of 3 steps: 2 envs × 2 agents truncate 4 rows at a time, twice per rollout.
+    env, params = envs.make("Coins", **{**COINS, "episode_length": 3})
+    cfg = IPPOConfig(
+        num_envs=2,
+        num_steps=6,
+        total_steps=24,
+        hidden=8,
+        num_minibatches=1,
+        update_epochs=1,
+        joint_action_input=joint_action_input,
+    )
+    ippo = IPPO(env, params, None, cfg)
+    assert ippo.bootstrap_by_gather
+    assert not IPPO(env, params, None, cfg.model_copy(update={"share": False})).bootstrap_by_gather
+    captured = {}
+    gathered = ippo._next_values
+
+    def both(params, hidden0, traj, last_v_ext, last_v_int):
+        out = gathered(params, hidden0, traj, last_v_ext, last_v_int)
+        _, _, full_ext, full_int = ippo._evaluate(params, hidden0, traj, traj.next_obs)
+        captured.update(traj=traj, out=out, full=(full_ext, full_int))
+        return out
+
+    ippo._next_values = both
+    ippo.update(ippo.init(jax.random.PRNGKey(3)))
+    traj = captured["traj"]
+    truncated = np.asarray(traj.done & ~traj.terminated)
+    assert truncated.sum() > ippo.cfg.num_envs  # more than one pass of the gather
+    used = ~np.asarray(traj.terminated)
+    for got, want in zip(captured["out"], captured["full"], strict=True):
+        np.testing.assert_allclose(
+            np.asarray(got)[used], np.asarray(want)[used], rtol=1e-5, atol=1e-6
+        )

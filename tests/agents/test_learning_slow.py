@@ -23,9 +23,9 @@ def test_ppo_rnd_solves_doorkey_8x8_at_the_defaults(tmp_path):
     """The first command a researcher types, with no settings: RND solves DoorKey-8x8.
 
     5 seeds through the console script at the defaults of ``agents.configs.PPOConfig``; the
-    budget is 1.5 M steps (the README's defaults table: 5/5 solved by then in session 13,
-    final successes 1.0 in every seed; 4/5 before), shorter than the 5 M of the issue's
-    command, so passing here implies the claim's median at 1.5 M.
+    budget is 1.5 M steps (the defaults results page: 5/5 solved by then on 2026-12-03,
+    final successes 1.0 in every seed; 4/5 on 2026-12-02), shorter than the 5 M of the
+    original claim's command, so passing here implies the claim's median at 1.5 M.
     """
     done = subprocess.run(
         [

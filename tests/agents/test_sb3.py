@@ -18,6 +18,7 @@ import torch
 import agents.bonuses
 from agents import sb3
 from agents.bonuses.base import Transitions
+from explore import train_sb3 as driver
 from explore.config import load_config
 from explore.runs import RunDir
 
@@ -63,7 +64,7 @@ def test_ppo_rnd_on_gymnasium_env(tmp_path, monkeypatch):
     scratch = tmp_path / "tmpdir"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    run = sb3.train_sb3(
+    run = driver.train_sb3(
         tiny("env=gym:CartPole-v1", "bonus=rnd", "total_steps=2048"), tmp_path / "runs"
     )
     assert run.is_complete()
@@ -89,7 +90,7 @@ def test_ppo_rnd_on_minihack(tmp_path):
         "ppo.num_envs=4",
         "ppo.num_steps=32",
     )
-    run = sb3.train_sb3(cfg, tmp_path)
+    run = driver.train_sb3(cfg, tmp_path)
     assert run.is_complete()
     frame = metrics(run)
     assert frame.step.max() == 2048
@@ -106,16 +107,16 @@ def test_a2c_with_episodic_bonus_runs(tmp_path):
         "total_steps=512",
         "ppo.num_steps=16",
     )
-    run = sb3.train_sb3(cfg, tmp_path)
+    run = driver.train_sb3(cfg, tmp_path)
     assert run.is_complete()
     assert {"intrinsic_reward_mean", "loss/policy", "loss/value"} <= set(metrics(run).metric)
 
 
 def test_unknown_names_fail_before_writing(tmp_path):
     with pytest.raises(KeyError, match="Did you mean"):
-        sb3.train_sb3(tiny("env=DoorKy-8x8"), tmp_path)
+        driver.train_sb3(tiny("env=DoorKy-8x8"), tmp_path)
     with pytest.raises(KeyError):
-        sb3.train_sb3(tiny("env=gym:CartPole-v1", "bonus=rndd"), tmp_path)
+        driver.train_sb3(tiny("env=gym:CartPole-v1", "bonus=rndd"), tmp_path)
     assert not list(tmp_path.iterdir())
 
 
@@ -269,7 +270,7 @@ def test_checkpoint_round_trip(tmp_path):
 
 def test_interrupted_run_resumes_with_bonus_state(tmp_path, monkeypatch):
     cfg = tiny("env=gym:CartPole-v1", "bonus=rnd", "total_steps=512", "log_every=1")
-    real, calls = sb3._summarise, {"n": 0}
+    real, calls = driver._summarise, {"n": 0}
 
     def interrupt_on_second_log(*args, **kwargs):
         calls["n"] += 1
@@ -277,13 +278,13 @@ def test_interrupted_run_resumes_with_bonus_state(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sb3, "_summarise", interrupt_on_second_log)
+    monkeypatch.setattr(driver, "_summarise", interrupt_on_second_log)
     with pytest.raises(KeyboardInterrupt):
-        sb3.train_sb3(cfg, tmp_path)
+        driver.train_sb3(cfg, tmp_path)
     run = RunDir.for_config(tmp_path, cfg)
     assert run.status()["status"] == "running" and run.checkpoint_steps() == 256
-    monkeypatch.setattr(sb3, "_summarise", real)
-    sb3.train_sb3(cfg, tmp_path)
+    monkeypatch.setattr(driver, "_summarise", real)
+    driver.train_sb3(cfg, tmp_path)
     assert run.is_complete() and run.checkpoint_steps() == 512
     # RND's observation statistics saw every step, before and after the interruption.
     like = sb3.checkpoint_state(sb3.build_sb3(cfg))
@@ -313,7 +314,7 @@ def test_run_store_has_the_shape_of_jax_runs(tmp_path):
         ],
     )
     jax_run = train(jax_cfg, [0], tmp_path, progress=False)[0]
-    sb3_run = sb3.train_sb3(jax_cfg.model_copy(update={"agent": "sb3_ppo"}), tmp_path)
+    sb3_run = driver.train_sb3(jax_cfg.model_copy(update={"agent": "sb3_ppo"}), tmp_path)
     assert jax_run.path != sb3_run.path
 
     def files(run):
@@ -353,7 +354,7 @@ def test_oni_through_sb3_labels_caption_texts(tmp_path, monkeypatch):
         "ppo.num_envs=4",
         "ppo.num_steps=32",
     )
-    run = sb3.train_sb3(cfg, tmp_path)
+    run = driver.train_sb3(cfg, tmp_path)
     assert run.is_complete()
     saved = json.loads((run.path / "captions.json").read_text())
     assert "You bump into an obstacle." in saved["captions"]  # random walks hit walls

@@ -8,7 +8,8 @@ each key's matrix with an unbatched QR. Two checks:
 * the defining property, for every bonus and for PPO, cheaply: the jaxpr of the init vmapped
   over 8 keys holds no batched QR (tracing only, nothing compiled);
 * the real thing: vmapped inits over 8 keys run in a subprocess with a timeout, so a hang
-  fails the test instead of stalling the suite.
+  fails the test instead of stalling the suite (PPO with RDD, and every registered bonus
+  through ``agents.bonuses.check``, what ``explore check bonus=SPEC`` runs).
 """
 
 from __future__ import annotations
@@ -23,28 +24,16 @@ import numpy as np
 import pytest
 
 import envs
-from agents.bonuses import make
+from agents.bonuses import make, registered
+from agents.bonuses.check import GRID, INIT_SEEDS, check_vmapped_init, prepare, small_spec
 from agents.networks import orthogonal
 from agents.ppo import PPO, PPOConfig
-from envs.spaces import Box, Discrete
+from envs.spaces import Discrete
 
-GRID, ACTIONS, N = Box(0, 255, (7, 7, 3), jnp.uint8), Discrete(7), 3
-KEYS = jax.random.split(jax.random.PRNGKey(0), 8)
-# Every registered bonus that needs no outside context (ONI needs captions; its reward
-# models have no orthogonal kernels), at small sizes.
-BONUSES = [
-    "count",
-    "episodic_count",
-    "rnd(hidden=16,out_dim=8)",
-    "rdd(hidden=16,out_dim=8)",
-    "noveld(hidden=16,out_dim=8)",
-    "e3b(hidden=16,embed_dim=8)",
-    "e3b(hidden=16,embed_dim=8,network=cnn)",
-    "icm(hidden=16,feature_dim=8)",
-    "byol_explore(hidden=16,latent_dim=8)",
-    "byol_hindsight(hidden=16,latent_dim=8)",
-    "product(rnd(hidden=16),e3b(hidden=16))",
-]
+ACTIONS = Discrete(7)
+KEYS = jax.random.split(jax.random.PRNGKey(0), INIT_SEEDS)
+# Every registered bonus (with the context it declares, e.g. ONI's captions), small.
+BONUSES = [small_spec(name) for name in registered()]
 
 
 def _qr_operand_shapes(jaxpr) -> list[tuple[int, ...]]:
@@ -64,9 +53,9 @@ def _qr_operand_shapes(jaxpr) -> list[tuple[int, ...]]:
 
 @pytest.mark.parametrize("spec", BONUSES)
 def test_vmapped_bonus_init_has_no_batched_qr(spec):
-    bonus = make(spec)
-    jaxpr = jax.make_jaxpr(jax.vmap(lambda k: bonus.init(k, GRID, ACTIONS, N)))(KEYS).jaxpr
-    assert all(len(shape) == 2 for shape in _qr_operand_shapes(jaxpr))
+    bonus, num_envs = prepare(spec)
+    jaxpr = jax.make_jaxpr(jax.vmap(lambda k: bonus.init(k, GRID, ACTIONS, num_envs)))(KEYS)
+    assert all(len(shape) == 2 for shape in _qr_operand_shapes(jaxpr.jaxpr))
 
 
 @pytest.mark.parametrize("gru", [0, 4])
@@ -124,3 +113,8 @@ def test_vmapped_init_runs_without_hanging():
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ok", done.stdout
+
+
+def test_every_registered_bonus_inits_vmapped_in_a_fresh_process():
+    """What ``explore check bonus=SPEC`` runs, for every registered bonus in one process."""
+    assert "finishes" in check_vmapped_init(BONUSES, plugins=[])

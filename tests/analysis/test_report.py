@@ -16,11 +16,12 @@ FAST = {"reps": 300, "profile_reps": 200, "curve_reps": 200, "sims": 20, "power_
 
 
 def test_report_files_and_content(tmp_path):
-    sweep = make_sweep(tmp_path / "sweep", coverage=True)
-    write_run(sweep, "A", "rnd", 9, [0.1], status="failed")
+    # 20 seeds: enough for every aggregate's interval at 3 tasks (analysis.intervals.MIN_RUNS).
+    sweep = make_sweep(tmp_path / "sweep", coverage=True, seeds=20)
+    write_run(sweep, "A", "rnd", 29, [0.1], status="failed")
     out = tmp_path / "report"
     report = build_report(sweep, out, ReportOptions(power=True, latex=True, **FAST))
-    assert any("s9 (failed: boom)" in note for note in report.notes)  # the warning, kept
+    assert any("s29 (failed: boom)" in note for note in report.notes)  # the warning, kept
     md = (out / "report.md").read_text()
     html = (out / "report.html").read_text()
     for name in ("aggregates", "poi", "profiles", "sample_efficiency", "coverage_A"):
@@ -31,7 +32,14 @@ def test_report_files_and_content(tmp_path):
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000
         assert (out / "figures" / f"{name}.svg").exists()
     # Aggregate table cells read "x.xx [lo, hi]".
-    assert report.headers == ["Algorithm", "Runs/task", "IQM", "Median", "Mean", "Optimality Gap"]
+    assert report.headers == [
+        "Algorithm",
+        "n (runs/task)",
+        "IQM",
+        "Median",
+        "Mean",
+        "Optimality Gap",
+    ]
     assert all(
         re.fullmatch(r"-?\d\.\d\d \[-?\d\.\d\d, -?\d\.\d\d\]", c)
         for r in report.rows
@@ -118,11 +126,13 @@ def test_steps_to_threshold_table(tmp_path, capsys):
     build_report(path, out, ReportOptions(**FAST))
     md = (out / "report.md").read_text()
     assert "Steps to reach 0.9" in md
-    assert "| ppo+rnd | A | 2/3 | 4 k | 3 k, 5 k, — | 0.67 |" in md
-    assert "| ppo+e3b | A | 0/3 | — | —, —, — | 0.00 |" in md
+    # n per cell; the median over every seed (never = ∞) has no interval below 6 runs.
+    few = "(too few runs for an interval (n = 3; needs ≥ 6))"
+    assert f"| ppo+rnd | A | 3 | 2/3 | 4 k | 5 k {few} | 3 k, 5 k, — | 0.67 |" in md
+    assert f"| ppo+e3b | A | 3 | 0/3 | — | never {few} | —, —, — | 0.00 |" in md
     # A lower bar with no smoothing: seed 2's lucky log at 2 k counts.
     build_report(path, out, ReportOptions(speed_threshold=0.5, speed_window=1, **FAST))
-    assert "| ppo+rnd | A | 3/3 | 2 k | 1 k, 3 k, 2 k | 0.67 |" in (out / "report.md").read_text()
+    assert "| ppo+rnd | A | 3 | 3/3 | 2 k | 2 k (too few runs" in (out / "report.md").read_text()
     rc = main(["report", str(path), "--out", str(out), "--reps", "50", "--speed-window", "0"])
     assert rc == 2 and "--speed-window" in capsys.readouterr().err
 
@@ -148,7 +158,7 @@ def test_raw_metric_has_no_optimality_gap(tmp_path, capsys, monkeypatch):
             write_run(root, "A", bonus, seed, curve, metric="coverage/cells_per_episode")
     out = tmp_path / "report"
     report = build_report(root, out, ReportOptions(**FAST))
-    assert report.headers == ["Algorithm", "Runs/task", "IQM", "Median", "Mean"]
+    assert report.headers == ["Algorithm", "n (runs/task)", "IQM", "Median", "Mean"]
     assert "no optimality gap" in (out / "report.md").read_text()
     assert labels == ["coverage/cells_per_episode", "IQM coverage/cells_per_episode"]
     # The user's path, `explore report`: its terminal table has no gap column either.
@@ -169,10 +179,11 @@ def test_over_training_scores_every_table(tmp_path, capsys):
     assert rc == 0
     md = (out / "report.md").read_text()
     assert "each run's mean over training" in md
-    assert "| ppo+e3b | 3 | 0.25 [0.25, 0.25]" in md
-    assert "| ppo+rnd | 3 | 1.00 [1.00, 1.00]" in md
+    # 3 runs: points without intervals (and never a collapsed [x, x] one).
+    assert "| ppo+e3b | 3 | 0.25 (too few runs for an interval (n = 3; needs ≥" in md
+    assert "| ppo+rnd | 3 | 1.00 (too few runs for an interval (n = 3; needs ≥" in md
     # P(rnd > e3b) is 1 over training, though the final scores tie.
-    assert re.search(r"\| ppo\+rnd \| 1\.00 \[1\.00, 1\.00\] \| — \|", md)
+    assert re.search(r"\| ppo\+rnd \(n = 3\) \| 1\.00 \(too few runs", md)
     rc = main(["report", str(path), "--out", str(out), "--over-training", "--step", "2000"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "\n" not in err and "--over-training" in err

@@ -1,5 +1,7 @@
-"""Every gridworld task: solvable in every sampled layout, MiniGrid's sizes and limits,
-and the structure each generator promises (one jitted vmap of ``generate`` per task)."""
+"""Every registered gridworld task (the suite's and any other registered with
+``kind="gridworld"``): solvable in every sampled layout by the planner of
+``envs.gridworld.solver``, MiniGrid's sizes and limits where the task has a MiniGrid twin,
+and the structure each generator family promises (one jitted vmap of ``generate`` per task)."""
 
 from __future__ import annotations
 
@@ -9,44 +11,24 @@ import minigrid  # noqa: F401  (registers MiniGrid's ids)
 import numpy as np
 import pytest
 from gridworld_solver import ascii_grid, solvable
-from minigrid.envs import MultiRoomEnv
+from twins import MINIGRID_TWINS
 
+import envs
 from envs.gridworld import objects as O
 from envs.gridworld.env import DIR_STEPS
-from envs.gridworld.tasks import TASKS
 
 NUM_LAYOUTS = 300
 # Our name -> how to build MiniGrid's own environment for the same task.
-MINIGRID = {
-    "Empty-5x5": "MiniGrid-Empty-5x5-v0",
-    "Empty-8x8": "MiniGrid-Empty-8x8-v0",
-    "Empty-16x16": "MiniGrid-Empty-16x16-v0",
-    "DoorKey-5x5": "MiniGrid-DoorKey-5x5-v0",
-    "DoorKey-8x8": "MiniGrid-DoorKey-8x8-v0",
-    "DoorKey-16x16": "MiniGrid-DoorKey-16x16-v0",
-    "FourRooms": "MiniGrid-FourRooms-v0",
-    "MultiRoom-N2-S4": "MiniGrid-MultiRoom-N2-S4-v0",
-    "MultiRoom-N4-S5": "MiniGrid-MultiRoom-N4-S5-v1",  # v0 is MiniGrid's legacy 6-room config
-    "MultiRoom-N6": "MiniGrid-MultiRoom-N6-v0",
-    "MultiRoom-N7-S8": lambda: MultiRoomEnv(7, 7, 8),
-    "MultiRoom-N12-S10": lambda: MultiRoomEnv(12, 12, 10),
-    "KeyCorridorS3R1": "MiniGrid-KeyCorridorS3R1-v0",
-    "KeyCorridorS3R3": "MiniGrid-KeyCorridorS3R3-v0",
-    "KeyCorridorS4R3": "MiniGrid-KeyCorridorS4R3-v0",
-    "KeyCorridorS5R3": "MiniGrid-KeyCorridorS5R3-v0",
-    "KeyCorridorS6R3": "MiniGrid-KeyCorridorS6R3-v0",
-    "ObstructedMaze-1Dl": "MiniGrid-ObstructedMaze-1Dl-v0",
-    "ObstructedMaze-2Dlh": "MiniGrid-ObstructedMaze-2Dlh-v0",
-}
-NEW_TASKS = [n for n in TASKS if not n.startswith(("Empty", "DoorKey"))]
+MINIGRID = MINIGRID_TWINS
+# Every env registered as a gridworld: a task added anywhere is tested without a list here.
+GRIDWORLDS = envs.registered(kind="gridworld")
 _CACHE: dict[str, tuple] = {}
 
 
 def task_and_layouts(name: str):
     """The task and NUM_LAYOUTS layouts as NumPy arrays (generated once per session)."""
     if name not in _CACHE:
-        cls, kwargs = TASKS[name]
-        task = cls(**kwargs)
+        task = envs.make(name)[0].task
         keys = jax.random.split(jax.random.PRNGKey(2024), NUM_LAYOUTS)
         layouts = jax.jit(jax.vmap(task.generate))(keys)
         _CACHE[name] = (task, jax.tree.map(np.asarray, layouts))
@@ -73,11 +55,9 @@ def front_code(grid: np.ndarray, pos: np.ndarray, direction: int) -> int:
     return int(grid[r, c])
 
 
-def test_every_new_task_is_registered():
-    import envs
-
-    assert set(NEW_TASKS) <= set(envs.registered())
-    assert len(NEW_TASKS) == 13
+def test_the_minigrid_twins_are_registered_gridworlds():
+    """Every twin named here is a registered gridworld (a renamed task keeps its twin)."""
+    assert set(MINIGRID) <= set(GRIDWORLDS)
 
 
 def check_solvable(name):
@@ -104,13 +84,14 @@ def check_basics(name):
             assert count(lay.grid[i], "goal") == 1
         else:
             assert int((lay.grid[i] == lay.target[i]).sum()) == 1
-    # Layouts are random: most of them differ (Empty is the one fixed task).
+    # The MiniGrid twins' layouts are random, as MiniGrid's are: most of them differ (Empty
+    # is the one fixed task). Other tasks may draw as few layouts as they like.
     distinct = len(
         {g.tobytes() + p.tobytes() for g, p in zip(lay.grid, lay.agent_pos, strict=True)}
     )
     if name.startswith("Empty"):
         assert distinct == 1
-    else:  # tiny grids (DoorKey-5x5, KeyCorridorS3R1) have only a few layouts
+    elif name in MINIGRID:  # tiny grids (DoorKey-5x5, KeyCorridorS3R1) have only a few layouts
         assert distinct > (1 if task.height * task.width <= 25 else NUM_LAYOUTS // 2)
 
 
@@ -204,12 +185,14 @@ FAMILY_CHECKS = {
 }
 
 
-@pytest.mark.parametrize("name", list(TASKS))
+@pytest.mark.parametrize("name", GRIDWORLDS)
 def test_task(name):
-    """Solvable layouts, MiniGrid's sizes and limits, and the family's structure."""
+    """Solvable layouts, the layouts' basics, MiniGrid's sizes and limits where the task
+    has a MiniGrid twin, and the family's structure."""
     check_solvable(name)
     check_basics(name)
-    check_minigrid_sizes(name)
+    if name in MINIGRID:
+        check_minigrid_sizes(name)
     for prefix, check in FAMILY_CHECKS.items():
         if name.startswith(prefix):
             check(name)

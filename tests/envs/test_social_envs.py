@@ -185,10 +185,10 @@ def test_stochastic_episode_ending_follows_melting_pot(batched_rollout):
     params = params.replace(min_steps=20, interval=10, end_probability=0.5, max_steps_in_episode=60)
     _, batched = batched_rollout
     truncated = np.asarray(batched(params, *rollout_inputs(64, 60, seed=9))[2])  # [64, 60]
-    # The first episode ends at a check t = 20, 30, ... or at the cap 60.
+    # Melting Pot checks at steps t ≥ 20 with t + 1 a multiple of 10 (29, 39, ...); cap 60.
     first = truncated.argmax(1) + 1
-    assert truncated.any(1).all() and set(np.unique(first)) <= {20, 30, 40, 50, 60}
-    assert abs((first == 20).mean() - 0.5) < 0.2 and abs((first == 30).mean() - 0.25) < 0.2
+    assert truncated.any(1).all() and set(np.unique(first)) <= {29, 39, 49, 59, 60}
+    assert abs((first == 29).mean() - 0.5) < 0.2 and abs((first == 39).mean() - 0.25) < 0.2
 
 
 def test_egocentric_view_rotates_with_the_agent(harvest):
@@ -208,7 +208,7 @@ def test_egocentric_view_rotates_with_the_agent(harvest):
 
 
 # ----- dynamics on scripted states -------------------------------------------------------
-def test_entering_an_apple_eats_it_and_standing_still_does_not(harvest):
+def test_entering_an_apple_eats_it_and_one_appearing_under_an_agent_too(harvest):
     env, params = harvest
     _, state = env.reset(jax.random.PRNGKey(0), params)
     state = place(env, state, [(1, 1), (2, 6), (2, 5)], [E, N_, N_])
@@ -216,9 +216,9 @@ def test_entering_an_apple_eats_it_and_standing_still_does_not(harvest):
     np.testing.assert_array_equal(np.asarray(reward), [1.0, 0.0, 0.0])
     assert env.caption(int(info["event"][0]), 0) == "Agent 0 eats an apple."
     assert int(env._map_view(state)[1, 2]) == EMPTY
-    state = set_tile(env, state, (1, 2), APPLE)  # regrows under the agent
+    state = set_tile(env, state, (1, 2), APPLE)  # appears under the standing agent
     _, state, reward, *_ = run(env, params, state, [[NOOP, NOOP, NOOP]])[0]
-    assert float(reward[0]) == 0.0 and int(env._map_view(state)[1, 2]) == APPLE
+    assert float(reward[0]) == 1.0 and int(env._map_view(state)[1, 2]) == EMPTY
 
 
 @pytest.mark.parametrize(
@@ -230,7 +230,10 @@ def test_regrowth_probability_by_neighbour_count(name, table):
     cells = env._apple_cells
     eaten = np.random.default_rng(1).random(len(cells)) < 0.6
     state = state.replace(tiles=state.tiles.at[cells[eaten]].set(EMPTY))
-    count = np.minimum(np.asarray(env.apple_neighbours(state)), 3)
+    live = env.apple_neighbours(state)
+    # The regrowth of a step uses the counts recorded at the start of the previous step.
+    state = state.replace(neighbour_counts=jnp.stack([live, live]))
+    count = np.minimum(np.asarray(live), 3)
     draws = 40_000
     grown = jax.jit(jax.vmap(lambda k: env._grow(state, k).tiles[jnp.asarray(cells)] == APPLE))(
         jax.random.split(jax.random.PRNGKey(2), draws)
@@ -256,7 +259,7 @@ def test_waste_share_sets_apple_growth_and_pollution_starts_after_the_delay(clea
 
     @jax.jit
     def grow_many(state):
-        new = jax.vmap(lambda k: env._grow(state, k).tiles)(keys)
+        new = jax.vmap(lambda k: env._grow_before(state, k).tiles)(keys)
         apples = (new[:, orchard] == APPLE).mean()
         polluted = (new[:, river] == WASTE).sum(1) - (state.tiles[river] == WASTE).sum()
         return apples, polluted.mean()
@@ -275,26 +278,27 @@ def test_waste_share_sets_apple_growth_and_pollution_starts_after_the_delay(clea
     assert abs(float(polluted) - 0.5) < 0.02  # one cell with probability 0.5 per step
 
 
-def test_zapped_agent_is_out_for_exactly_the_timeout(harvest):
+def test_zapped_agent_is_out_for_the_timeout_plus_one(harvest):
     env, params = harvest
     timeout = env.zap_timeout
     assert timeout == 4  # Harvest-Open's framesTillRespawn
     _, state = env.reset(jax.random.PRNGKey(0), params)
     # Agent 1 steps east to (1, 4), three cells ahead of agent 0: still in the beam.
     state = place(env, state, [(1, 1), (1, 3), (2, 6)], [E, E, N_])
-    actions = [[FIRE_ZAP, FORWARD, NOOP]] + [[NOOP, FORWARD, NOOP]] * (timeout + 1)
+    actions = [[FIRE_ZAP, FORWARD, NOOP]] + [[NOOP, FORWARD, NOOP]] * (timeout + 2)
     out = run(env, params, state, actions)
     assert env.caption(int(out[0][5]["event"][1]), 1) == "Agent 1 is zapped."
     present = [int(o[1].removed[1]) == 0 for o in out]
-    # Removed by step 0 and back after step `timeout`: out for exactly `timeout` steps.
-    assert present == [False] * timeout + [True, True]
-    for obs, *_ in out[:timeout]:
+    # Removed by step 0 and back after step `timeout + 1` (Melting Pot's respawn updater
+    # starts framesTillRespawn frames after the frame that follows the zap).
+    assert present == [False] * (timeout + 1) + [True, True]
+    for obs, *_ in out[: timeout + 1]:
         assert not np.asarray(obs[1]).any()  # a removed agent sees nothing
         assert not (np.asarray(obs[0])[..., 1] == 2).any()  # and nobody sees it
-    back = out[timeout][1]
+    back = out[timeout + 1][1]
     assert tuple(np.asarray(back.pos[1])) in {(1, 5), (1, 6)}  # a free spawn point
-    assert env.caption(int(out[timeout][5]["event"][1]), 1) == "Agent 1 respawns."
-    assert int(out[timeout - 1][5]["social"]["tagged_steps"][1]) == timeout
+    assert env.caption(int(out[timeout + 1][5]["event"][1]), 1) == "Agent 1 respawns."
+    assert int(out[timeout][5]["social"]["tagged_steps"][1]) == timeout + 1
 
 
 def test_zap_beam_stops_at_walls_and_at_the_first_agent(harvest):

@@ -1,4 +1,8 @@
-"""Environment.step_batch: resets only where episodes end, identical to vmap(step)."""
+"""Environment.step_batch: resets only where episodes end, identical to the select-based step.
+
+``jax.vmap(env.step)`` itself dispatches to ``step_batch`` (tests/envs/test_vmap_step.py), so
+the reference here is ``jax.vmap(env.step_select)``: auto-reset as a select in every env.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ def _rollouts(name: str, **overrides):
 
         return jax.jit(go)(jax.random.PRNGKey(3))
 
-    return run(jax.vmap(env.step, (0, 0, 0, None))), run(env.step_batch)
+    return run(jax.vmap(env.step_select, (0, 0, 0, None))), run(env.step_batch)
 
 
 # max_steps=3 ends every episode often: several reset passes (chunks of 16 of 40 envs) per step.
@@ -38,7 +42,7 @@ def _rollouts(name: str, **overrides):
     "name,overrides",
     [("DoorKey-5x5", {"max_steps": 3}), ("MultiRoom-N2-S4", {"max_steps": 4}), ("Empty-5x5", {})],
 )
-def test_step_batch_equals_vmapped_step(name, overrides):
+def test_step_batch_equals_vmapped_select_step(name, overrides):
     expected, got = _rollouts(name, **overrides)
     terminated, truncated = np.asarray(got[2]), np.asarray(got[3])
     if overrides:

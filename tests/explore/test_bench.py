@@ -1,6 +1,6 @@
 """explore bench: the timed functions do the work an agent needs, and peers run as shipped.
 
-A rollout that kept only rewards let XLA delete the observation code (issue 17). These
+A rollout that kept only rewards let XLA delete the observation code as dead. These
 tests change each env's observation function (every observation + 1) and check that the
 benchmarked function's result moves by exactly the number of observation entries it
 produced — so the observations are computed and consumed, for us and for each peer.

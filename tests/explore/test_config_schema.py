@@ -33,7 +33,7 @@ def test_every_default_comes_from_the_agent_settings_class():
 
 
 def test_the_defaults_are_the_tuned_minigrid_settings():
-    """Issue 16: the settings that solved DoorKey-8x8 with RND are the defaults."""
+    """The settings that solved DoorKey-8x8 with RND are the defaults."""
     cfg = PPOConfig()
     assert (cfg.lr, cfg.ent_coef, cfg.ext_coef, cfg.int_coef) == (1e-3, 0.05, 2.0, 0.5)
 
@@ -99,7 +99,7 @@ def test_help_lists_the_fields_of_the_chosen_agent():
 
 
 def test_a_bonus_brings_its_own_agent_settings_unless_the_run_sets_them(tmp_path):
-    """Issue 16: a bonus that needs its own coefficients carries them (``Bonus.agent_defaults``),
+    """A bonus that needs its own coefficients carries them (``Bonus.agent_defaults``),
     visible in ``--help`` and in the resolved config.yaml; the run's own values win."""
     from agents.bonuses.social import UTILITY_SETTINGS
 

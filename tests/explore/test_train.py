@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from cli_testlib import TINY_TRAIN
 
 from agents.seeds import (
     configure_cpu_devices,
@@ -30,16 +31,7 @@ from explore.cli import main
 from explore.config import build_config, load_config, parse_seeds
 from explore.train import build, train
 
-TINY = [
-    "env=Empty-5x5",
-    "total_steps=512",
-    "log_every=2",
-    "ppo.num_envs=4",
-    "ppo.num_steps=16",
-    "ppo.hidden=8",
-    "ppo.update_epochs=1",
-    "ppo.num_minibatches=1",
-]
+TINY = TINY_TRAIN
 
 
 def tiny(*extra: str):

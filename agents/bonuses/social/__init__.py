@@ -35,12 +35,10 @@ UTILITY_SETTINGS = {
 class SocialBonus(Bonus):
     """Base of the social rewards: knows the number of agents N of the env it serves."""
 
-    #: a social reward: PPO refuses it (it needs agent=ippo on a social env)
+    # Declared (see agents.bonuses.base.Bonus): reads every agent's reward, so only agents
+    # that train several agents accept it; ``utility`` / ``needs_counterfactuals`` are set by
+    # the subclasses that are one.
     social = True
-    #: whether the bonus is a utility term u_i − r_i (inequity aversion, SVO)
-    utility = False
-    #: whether the bonus reads ``Transitions.logits`` / ``counterfactual_logits``
-    needs_counterfactuals = False
     num_agents: int | None = None
 
     def bind(self, num_agents: int) -> None:
