@@ -340,7 +340,7 @@ def run_sweep(
         view = SweepProgress(spec.name, all_runs, done_before, enabled=progress, console=console)
 
         def on_done(task: Task) -> None:
-            if progress:
+            if view.live:
                 return  # the live view shows it
             for run in task.runs(sweep_dir):
                 state, steps = _run_state(run)
@@ -349,7 +349,7 @@ def run_sweep(
                     error = f": {first_line((run.status() or {}).get('error'))}"
                 view.log(f"{state:>9}  {run.path.name}  ({steps:,} steps){error}")
 
-        if not progress:
+        if not view.live:
             console.print(
                 f"sweep {spec.name}: {len(tasks)} tasks, {sum(len(t.seeds) for t in tasks)} runs to go, "
                 f"{len(done_before)} already complete; launcher {launcher}",

@@ -43,6 +43,7 @@ class SweepProgress:
         enabled: bool = True,
         console: Console | None = None,
         interval: float = 1.0,
+        plain_interval: float = 30.0,
     ) -> None:
         self.title = title
         self.runs = runs
@@ -51,6 +52,10 @@ class SweepProgress:
         self.enabled = enabled
         self.console = console or Console()
         self.interval = interval
+        # Not a terminal (a log file, CI, a batch job): no live view, which would stay blank
+        # until the end, but a plain progress line every ``plain_interval`` seconds.
+        self.live = enabled and self.console.is_terminal
+        self.plain_interval = plain_interval
         self._state: dict[str, tuple[str, int]] = {}
         self._old_failures: dict[str, Any] = {}
         self._history: collections.deque[tuple[float, int]] = collections.deque()
@@ -128,10 +133,21 @@ class SweepProgress:
                 if self._live is not None:
                     self._live.update(self._render(figures))
 
+    def _plain_loop(self) -> None:
+        while not self._stop.wait(self.plain_interval):
+            with self._lock:
+                line = self._render(self.poll()).plain
+            self.log(line)
+
     # ------------------------------------------------------------------------- lifecycle
     def __enter__(self) -> SweepProgress:
         self.poll()
-        if self.enabled:
+        if self.enabled and not self.live:
+            self._thread = threading.Thread(
+                target=self._plain_loop, daemon=True, name="sweep-progress"
+            )
+            self._thread.start()
+        elif self.enabled:
             self._live = Live(
                 self._render(self.poll()),
                 console=self.console,

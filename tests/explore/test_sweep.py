@@ -638,3 +638,21 @@ def test_report_labels_bundles_by_the_fields_they_vary(tmp_path):
         "ppo+rnd ppo.int_coef=0.5",
         "ppo+rnd ppo.int_coef=1.0",
     ]
+
+
+def test_progress_without_a_terminal_prints_plain_lines(tmp_path):
+    # A log file or CI: rich's live view would stay blank until the end, so a plain line
+    # comes every plain_interval seconds instead.
+    runs = [RunDir(tmp_path / f"r{i}") for i in range(2)]
+    runs[0].set_status("running", steps=30)
+    console = Console(file=io.StringIO(), width=200, force_terminal=False)
+    view = SweepProgress(
+        "logged", [(r, 100) for r in runs], set(), enabled=True, console=console,
+        plain_interval=0.05,
+    )  # fmt: skip
+    assert not view.live
+    with view:
+        time.sleep(0.3)
+    lines = [line for line in console.file.getvalue().splitlines() if line.startswith("logged")]
+    assert len(lines) >= 2
+    assert "runs 0/2" in lines[0] and "30/200 steps" in lines[0] and "\x1b" not in lines[0]
