@@ -21,7 +21,6 @@ with ``EXPLORE_WRITE_CONFORMANCE_DOCS=1``).
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections import Counter
 from functools import cache
@@ -31,6 +30,7 @@ import gymnasium
 import jax
 import numpy as np
 import pytest
+from conformance_pages import check_generated_section
 from scipy.stats import chi2_contingency
 from twins import MINIGRID_TWINS
 
@@ -275,17 +275,5 @@ def render_page() -> str:
     return "\n".join(lines) + "\n"
 
 
-BEGIN, END = "<!-- generated: begin -->\n", "<!-- generated: end -->\n"
-
-
 def test_the_conformance_page_is_generated_from_these_checks():
-    text = PAGE.read_text()
-    head, rest = text.split(BEGIN)
-    _, tail = rest.split(END)
-    expected = head + BEGIN + render_page() + END + tail
-    if os.environ.get("EXPLORE_WRITE_CONFORMANCE_DOCS") == "1":
-        PAGE.write_text(expected)
-        text = expected
-    assert text == expected, (
-        "docs/conformance/minigrid.md is stale: rerun with EXPLORE_WRITE_CONFORMANCE_DOCS=1"
-    )
+    check_generated_section(PAGE, render_page())

@@ -23,7 +23,6 @@ with ``EXPLORE_WRITE_CONFORMANCE_DOCS=1``).
 
 from __future__ import annotations
 
-import os
 import warnings
 from functools import cache
 from pathlib import Path
@@ -31,6 +30,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from conformance_pages import check_generated_section
 from twins import MO_GYMNASIUM_TWINS
 
 import envs
@@ -455,21 +455,9 @@ def render_page() -> str:
     return "\n".join(lines) + "\n"
 
 
-BEGIN, END = "<!-- generated: begin -->\n", "<!-- generated: end -->\n"
-
-
 def test_every_multiobjective_env_is_listed():
     assert set(TASKS) == set(TWINS) | set(NO_TWIN)
 
 
 def test_the_conformance_page_is_generated_from_these_checks():
-    text = PAGE.read_text()
-    head, rest = text.split(BEGIN)
-    _, tail = rest.split(END)
-    expected = head + BEGIN + render_page() + END + tail
-    if os.environ.get("EXPLORE_WRITE_CONFORMANCE_DOCS") == "1":
-        PAGE.write_text(expected)
-        text = expected
-    assert text == expected, (
-        "docs/conformance/mo_gymnasium.md is stale: rerun with EXPLORE_WRITE_CONFORMANCE_DOCS=1"
-    )
+    check_generated_section(PAGE, render_page())
