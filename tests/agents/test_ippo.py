@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
+from gather_testlib import assert_gathered_values_match_full_pass
 
 import envs
 from agents.configs import IPPOConfig
@@ -205,22 +206,4 @@ def test_shared_network_bootstraps_truncations_from_gathered_rows(joint_action_i
     ippo = IPPO(env, params, None, cfg)
     assert ippo.bootstrap_by_gather
     assert not IPPO(env, params, None, cfg.model_copy(update={"share": False})).bootstrap_by_gather
-    captured = {}
-    gathered = ippo._next_values
-
-    def both(params, hidden0, traj, last_v_ext, last_v_int):
-        out = gathered(params, hidden0, traj, last_v_ext, last_v_int)
-        _, _, full_ext, full_int = ippo._evaluate(params, hidden0, traj, traj.next_obs)
-        captured.update(traj=traj, out=out, full=(full_ext, full_int))
-        return out
-
-    ippo._next_values = both
-    ippo.update(ippo.init(jax.random.PRNGKey(3)))
-    traj = captured["traj"]
-    truncated = np.asarray(traj.done & ~traj.terminated)
-    assert truncated.sum() > ippo.cfg.num_envs  # more than one pass of the gather
-    used = ~np.asarray(traj.terminated)
-    for got, want in zip(captured["out"], captured["full"], strict=True):
-        np.testing.assert_allclose(
-            np.asarray(got)[used], np.asarray(want)[used], rtol=1e-5, atol=1e-6
-        )
+    assert_gathered_values_match_full_pass(ippo, ippo.cfg.num_envs)

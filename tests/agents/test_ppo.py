@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from gather_testlib import assert_gathered_values_match_full_pass
 
 import envs
 from agents.ppo import PPO, PPOConfig
@@ -63,25 +64,7 @@ def test_bootstrap_values_gathered_at_truncations_equal_a_full_critic_pass():
         num_envs=2, num_steps=6, total_steps=12, hidden=8, num_minibatches=1, update_epochs=1
     )
     ppo = PPO(env, params, agents.bonuses.make("count"), cfg)
-    captured = {}
-    gathered = ppo._next_values
-
-    def both(params, hidden0, traj, last_v_ext, last_v_int):
-        out = gathered(params, hidden0, traj, last_v_ext, last_v_int)
-        _, _, full_ext, full_int = ppo._evaluate(params, hidden0, traj, traj.next_obs)
-        captured.update(traj=traj, out=out, full=(full_ext, full_int))
-        return out
-
-    ppo._next_values = both
-    ppo.update(ppo.init(jax.random.PRNGKey(3)))
-    traj = captured["traj"]
-    truncated = np.asarray(traj.done & ~traj.terminated)
-    assert truncated.sum() > cfg.num_envs  # more than one pass of the gather
-    used = ~np.asarray(traj.terminated)
-    for got, want in zip(captured["out"], captured["full"], strict=True):
-        np.testing.assert_allclose(
-            np.asarray(got)[used], np.asarray(want)[used], rtol=1e-5, atol=1e-6
-        )
+    assert_gathered_values_match_full_pass(ppo, cfg.num_envs)
 
 
 @pytest.fixture(scope="module")
