@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis import bonus_visits, estimates, intervals, metrics, plots, power
+from analysis import bonus_visits, estimates, intervals, metrics, plots, power, social_outcomes
 from analysis.load import MO_SCORES, Fronts, ScoreSet, Sweep, load, read_fronts
 from analysis.metrics import probability_of_improvement
 
@@ -431,6 +431,34 @@ def _bonus_visits_section(doc: _Doc, sweep: Sweep, fig_dir: Path, notes: list[st
             name,
             plots.save(bonus_visits.figure(task, task_groups), fig_dir, name),
             f"Bonus against visits on {task}",
+        )
+
+
+def _social_section(doc: _Doc, sweep: Sweep, fig_dir: Path) -> None:
+    """Group return and the social-outcome metrics over training, beside each other."""
+    groups = social_outcomes.social_curves(sweep.runs)
+    if not groups:
+        return
+    doc.h("Social outcomes over training")
+    doc.p(
+        "Per episode, logged with every update: the group's return, efficiency (the group's "
+        "reward per step), equality (1 − Gini of the agents' returns), "
+        "sustainability (mean time step of the rewards: low when the commons is stripped "
+        "early), peace (agents not zapped out, "
+        "averaged over steps), and the env's own counts "
+        "(envs/social/metrics.py). First logged value → final value: median over runs "
+        "[min, max]."
+    )
+    doc.table(
+        ["Task", "Algorithm", "Metric", "Runs", "First → final"],
+        social_outcomes.summary_rows(groups),
+    )
+    for task, task_groups in social_outcomes.by_task(groups).items():
+        name = _figure_name("social_", task)
+        doc.figure(
+            name,
+            plots.save(social_outcomes.figure(task, task_groups, plots.OKABE_ITO), fig_dir, name),
+            f"Social outcomes over training on {task}",
         )
 
 
@@ -907,6 +935,7 @@ def build_report(
             notes.append(f"coverage skipped: {err}")
 
     _bonus_visits_section(doc, sweep, fig_dir, notes)
+    _social_section(doc, sweep, fig_dir)
     _front_section(doc, sweep, opts, fig_dir, notes)
 
     # Power analysis.

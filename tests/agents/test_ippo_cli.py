@@ -79,7 +79,21 @@ def test_train_writes_runs_that_report_reads(cli_runs):
         "200",
     )
     assert report.returncode == 0, report.stderr[-2000:]
-    assert (root / "report").exists()
+    # The social outcomes over training, beside the return: a figure and the table's final
+    # medians, read back from the runs' own logs.
+    text = (root / "report" / "report.md").read_text()
+    assert "## Social outcomes over training" in text
+    assert (root / "report" / "figures" / "social_Coins.png").exists()
+    for metric, label in [("social/equality", "equality"), ("social/peace", "peace")]:
+        finals = []
+        for run in cli_runs:
+            m = pd.read_parquet(run.path / "metrics.parquet")
+            values = m[m.metric == metric].sort_values("step").value.dropna().to_numpy()
+            finals.append(values[-1])
+        row = f"| {label} | 2 |"
+        assert row in text, label
+        line = next(x for x in text.splitlines() if row in x)
+        assert f"→ {np.median(finals):.3g} [{min(finals):.3g}, {max(finals):.3g}]" in line
 
 
 @pytest.mark.parametrize(
