@@ -4,13 +4,16 @@ Each agent has one settings class here: a frozen pydantic model whose fields car
 default, their constraints and a description. The CLI schema (``explore.config.RunConfig``),
 ``explore train --help`` and the resolved ``config.yaml`` are derived from these classes, so a
 default lives in exactly one place. A new agent subclasses :class:`PPOConfig` (adding only its
-own fields) and adds one :data:`AGENTS` line.
+own fields) and registers with :func:`register` (``agents.register``), from this package or
+from a user's plugin module (docs/extending.md).
 
 This module imports nothing heavy (no JAX), so the CLI can read the schema cheaply.
 """
 
 from __future__ import annotations
 
+import keyword
+import re
 from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
@@ -50,7 +53,7 @@ class PPOConfig(BaseModel):
     normalize_int_reward: bool = Field(
         True, description="divide r_int by the std of intrinsic returns"
     )
-    network: Literal["auto", "mlp", "cnn", "cnn_pooled"] = Field(
+    network: Literal["auto", "mlp", "cnn", "cnn_pooled", "cnn_strided"] = Field(
         "auto",
         description="auto: cnn for grids, else mlp; cnn_pooled: rl-starter-files' pooled CNN "
         "(faster; learns worse at the default settings, docs/performance.md)",
@@ -117,6 +120,11 @@ class IPPOConfig(PPOConfig):
         description="policies see every agent's previous action (unset: on when the bonus "
         "needs it, i.e. social_influence)",
     )
+    network: Literal["auto", "mlp", "cnn", "cnn_pooled", "cnn_strided"] = Field(
+        "auto",
+        description="auto: cnn_strided for grid views (its first 2×2 layer has stride 2: "
+        "≈ 2× faster than cnn on 11×11 views, docs/performance.md), else mlp",
+    )
 
 
 #: PPOConfig fields that only the JAX agents read: SB3's algorithms keep one value head (the
@@ -159,14 +167,15 @@ class AgentEntry(NamedTuple):
     """How the CLI finds an agent.
 
     ``section`` is the settings group on the command line and in config.yaml (``ppo.lr=…``);
-    ``config`` its settings class; ``runner`` the ``"module:Class"`` that ``explore train``
-    builds as ``Runner(env, env_params, bonus, config)`` (``None``: the agent runs outside
-    the JAX loop, e.g. the SB3 bridge).
+    ``config`` its settings class; ``runner`` the agent's class, or the ``"module:Class"``
+    naming it (imported when first used), that ``explore train`` builds as
+    ``Runner(env, env_params, bonus, config)`` (``None``: the agent runs outside the JAX
+    loop, e.g. the SB3 bridge).
     """
 
     section: str
     config: type[BaseModel]
-    runner: str | None
+    runner: str | type | None
     help: str
 
 
@@ -184,6 +193,136 @@ AGENTS: dict[str, AgentEntry] = {
 
 AGENTS["ippo"] = AgentEntry("ippo", IPPOConfig, "agents.ippo:IPPO", "independent PPO, social envs")
 
+#: Names a settings section may not take: the run's own fields (explore.config's run-level
+#: fields; a test keeps the two in step) and the command line's free-form groups.
+RESERVED_SECTIONS = frozenset(
+    {
+        "env",
+        "env_kwargs",
+        "agent",
+        "bonus",
+        "bonus_kwargs",
+        "seed",
+        "seeds",
+        "out",
+        "total_steps",
+        "log_every",
+        "checkpoint_every",
+        "tensorboard",
+        "wandb",
+        "vec_env",
+        "imports",
+        "plugins",
+        "env_version",
+    }
+)
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
+def register(
+    name: str,
+    runner: str | type,
+    config: type[PPOConfig] = PPOConfig,
+    *,
+    section: str | None = None,
+    help: str = "",
+) -> None:
+    """Register an agent that ``explore train agent=NAME`` (and sweeps, ``explore envs``,
+    ``--help``) can use; call it from your own module and load that as a plugin.
+
+    The contract, checked here (or, for a ``"module:Class"`` string, when first used):
+
+    - ``runner`` is a subclass of :class:`agents.ppo.PPO` (or ``"module:Class"`` naming one).
+      ``explore.train`` builds it as ``runner(env, env_params, bonus, settings)`` and drives
+      it through PPO's interface: ``init_seeds``, ``run``, ``cfg.num_updates`` /
+      ``cfg.batch_size`` and its ``RunnerState`` (checkpoints, coverage). Which envs and
+      bonuses it trains is declared by the class (``PPO.multi_agent``,
+      ``PPO.vector_reward``, or an overridden ``accepts`` / ``accepts_bonus``).
+    - ``config`` is its settings class: :class:`PPOConfig` or a subclass adding fields
+      (frozen pydantic, one ``Field`` with default and description per setting). Its
+      fields form the settings section ``section`` (default: ``name``) on the command line
+      and in config.yaml, validated with one-line errors naming the field.
+    - An agent may share a registered section only by reading some of its fields, with the
+      same defaults (as the SB3 agents read part of ``ppo.*``).
+
+    Registering the same entry again (a module imported twice) does nothing; another agent
+    under a registered name is refused.
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(
+            f"agent name {name!r}: use letters, digits, '_' or '-', starting with a letter"
+        )
+    section = name.replace("-", "_") if section is None else section
+    if (
+        not isinstance(section, str)
+        or not section.isidentifier()
+        or keyword.iskeyword(section)
+        or section in RESERVED_SECTIONS
+    ):
+        raise ValueError(
+            f"agent {name!r}: section {section!r} must be a Python identifier other than "
+            f"{', '.join(sorted(RESERVED_SECTIONS))}"
+        )
+    if not (isinstance(config, type) and issubclass(config, PPOConfig)):
+        raise TypeError(
+            f"agent {name!r}: config must be agents.configs.PPOConfig or a subclass of it, "
+            f"got {config!r}"
+        )
+    if isinstance(runner, str):
+        module, colon, attr = runner.partition(":")
+        if not (colon and module and attr):
+            raise ValueError(f"agent {name!r}: runner {runner!r} is not 'module:Class'")
+    else:
+        _check_runner(name, runner)
+    if not help and not isinstance(runner, str):
+        help = next(iter((runner.__doc__ or "").strip().splitlines()), "")
+    entry = AgentEntry(section, config, runner, help)
+    known = AGENTS.get(name)
+    if known is not None:
+        if known == entry:
+            return
+        raise ValueError(f"agent {name!r} is already registered ({_runner_name(known.runner)})")
+    shared = sections().get(section)
+    if shared is not None and not (
+        set(config.model_fields) <= set(shared.model_fields)
+        and all(
+            info.default == shared.model_fields[field].default
+            for field, info in config.model_fields.items()
+        )
+    ):
+        # The schema's class of a section is fixed once built: an agent may share a
+        # section only by reading some of its fields (as SB3's agents share ppo.*).
+        raise ValueError(
+            f"agent {name!r}: section {section!r} is already used by "
+            f"{', '.join(a for a, e in AGENTS.items() if e.section == section)}; an agent "
+            "sharing it may only read its fields with the same defaults (or use its own section)"
+        )
+    AGENTS[name] = entry
+
+
+def _runner_name(runner: str | type | None) -> str:
+    if runner is None or isinstance(runner, str):
+        return str(runner)
+    return f"{runner.__module__}:{runner.__qualname__}"
+
+
+def _check_runner(name: str, runner: object) -> type:
+    """``runner`` itself, when it is a subclass of :class:`agents.ppo.PPO` (the interface
+    ``explore.train`` drives); else a one-line TypeError."""
+    from agents.ppo import PPO  # JAX: only once an agent class exists anyway
+
+    if not (isinstance(runner, type) and issubclass(runner, PPO)):
+        raise TypeError(
+            f"agent {name!r}: runner must be a subclass of agents.ppo.PPO (or 'module:Class' "
+            f"naming one), got {runner!r}"
+        )
+    return runner
+
+
+def registered() -> list[str]:
+    """The names of every registered agent (built in and from plugins), in registry order."""
+    return list(AGENTS)
+
 
 def agent_entry(name: str) -> AgentEntry:
     """The registry entry of ``name``; unknown names list the close matches."""
@@ -200,10 +339,15 @@ def runner_class(name: str) -> type | None:
     entry = agent_entry(name)
     if entry.runner is None:
         return None
+    if not isinstance(entry.runner, str):
+        return entry.runner
     import importlib
 
     module_name, _, class_name = entry.runner.partition(":")
-    return vars(importlib.import_module(module_name))[class_name]
+    cls = vars(importlib.import_module(module_name)).get(class_name)
+    if cls is None:
+        raise ValueError(f"agent {name!r}: {entry.runner!r}: no class {class_name!r} there")
+    return _check_runner(name, cls)
 
 
 def refusal(reason: str, accepts: Callable[[type], bool]) -> str:

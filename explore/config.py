@@ -33,7 +33,6 @@ from pydantic import (
 
 from agents.configs import AGENTS, RUN_LEVEL_FIELDS, PPOConfig, SameAs, agent_entry, sections
 
-_SECTIONS: dict[str, type[PPOConfig]] = sections()
 DEFAULT_AGENT = "ppo"
 
 
@@ -46,9 +45,7 @@ class _RunFields(BaseModel):
     env_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="env overrides, e.g. env.contexts=0"
     )
-    agent: str = Field(
-        DEFAULT_AGENT, description="agent: " + ", ".join(AGENTS) + " (settings: <section>.*)"
-    )
+    agent: str = Field(DEFAULT_AGENT, description="agent (`explore train --help` lists them)")
     bonus: str = Field("none", description="intrinsic reward spec, e.g. rnd, product(rnd,e3b)")
     bonus_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="bonus fields, e.g. bonus.lr=1e-4"
@@ -70,7 +67,7 @@ class _RunFields(BaseModel):
     )
     imports: list[str] = Field(
         default_factory=list,
-        description="plugin modules (or .py files) that register envs/bonuses, imported first",
+        description="plugin modules (or .py files) that register envs/bonuses/agents, imported first",
     )
     # Recorded, not set: see explore.plugins. The run fingerprint hashes these sources.
     plugins: dict[str, str] = Field(
@@ -145,7 +142,7 @@ class _RunFields(BaseModel):
         if not isinstance(agent, str) or agent not in AGENTS:
             return data  # the field validator reports it
         section = AGENTS[agent].section
-        for name in _SECTIONS:
+        for name in sections():
             if name != section and data.get(name) is not None:
                 raise ValueError(
                     f"{name}.* settings given, but agent={agent} reads {section}.* "
@@ -162,7 +159,7 @@ class _RunFields(BaseModel):
             # The chosen agent's own class: an agent sharing a section may read fewer fields
             # (SB3's agents), and a field it does not read is refused rather than ignored.
             config = AGENTS[agent].config
-            wide = _SECTIONS[section].model_fields
+            wide = sections()[section].model_fields
             # At its default such a field changes nothing (config.yaml files written before
             # the agent had its own class list it): dropped, not refused.
             values = {
@@ -193,7 +190,7 @@ class _RunFields(BaseModel):
         # The chosen agent's section holds only the fields that agent reads (SB3's agents read
         # part of ppo.*).
         read = AGENTS[self.agent].config.model_fields if self.agent in AGENTS else {}
-        for name in _SECTIONS:
+        for name in sections():
             if data.get(name) is None:
                 data.pop(name, None)
             else:
@@ -236,19 +233,17 @@ class _RunFields(BaseModel):
         return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
+def _section_doc(section: str) -> str:
+    return f"settings of {', '.join(a for a, e in AGENTS.items() if e.section == section)}"
+
+
 RunConfig = create_model(
     "RunConfig",
     __base__=_RunFields,
     __doc__="Everything that defines a run (one seed); the resolved form is saved as config.yaml.",
     **{
-        name: (
-            config | None,
-            Field(
-                None,
-                description=f"settings of {', '.join(a for a, e in AGENTS.items() if e.section == name)}",
-            ),
-        )
-        for name, config in _SECTIONS.items()
+        name: (config | None, Field(None, description=_section_doc(name)))
+        for name, config in sections().items()
     },
 )
 
@@ -312,8 +307,11 @@ def field_help(agent: str | None = None) -> list[tuple[str, str, str]]:
     rows = []
     for name, info in _RunFields.model_fields.items():
         default = info.default_factory() if info.default_factory else info.default
-        rows.append((name, repr(default), info.description or ""))
-    chosen = {AGENTS[agent].section: AGENTS[agent].config} if agent else _SECTIONS
+        doc = info.description or ""
+        if name == "agent":  # read from the live registry: plugin agents too
+            doc = "agent: " + ", ".join(AGENTS) + " (settings: <section>.*)"
+        rows.append((name, repr(default), doc))
+    chosen = {AGENTS[agent].section: AGENTS[agent].config} if agent else sections()
     base = _section_fields(PPOConfig)
     for section, config in chosen.items():
         fields = _section_fields(config)
@@ -350,15 +348,54 @@ def _chosen_agent(data: dict[str, Any], overrides: list[str]) -> str:
     return agent if agent in AGENTS else DEFAULT_AGENT
 
 
+def _load_imports(data: Any, overrides: list[str] = ()) -> None:
+    # A config's own plugins (``imports:``, ``imports=`` overrides) register their agents,
+    # and so the agents' settings sections, before the config is read against the schema.
+    if not isinstance(data, dict):
+        return
+    given = [data.get("imports")]
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if sep and key.strip() == "imports":
+            given.append(_parse_value(text.strip()))  # a, b or [a, b]
+    targets = [t for value in given for t in ([value] if isinstance(value, str) else value or [])]
+    names = [p.strip() for t in targets for p in str(t).split(",") if p.strip()]
+    if names:
+        from explore.plugins import load_all
+
+        load_all(names)
+
+
+_EXTENDED: dict[tuple, type] = {}
+
+
+def run_config_class() -> type[RunConfig]:
+    """:class:`RunConfig`, extended with the settings sections of agents registered after
+    this module was imported (plugins): a subclass, so every run config is a RunConfig."""
+    extra = {k: v for k, v in sections().items() if k not in RunConfig.model_fields}
+    if not extra:
+        return RunConfig
+    key = tuple(extra.items())
+    if key not in _EXTENDED:
+        _EXTENDED[key] = create_model(
+            "RunConfig",
+            __base__=RunConfig,
+            __doc__=RunConfig.__doc__,
+            **{k: (v | None, Field(None, description=_section_doc(k))) for k, v in extra.items()},
+        )
+    return _EXTENDED[key]
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``key=value`` strings to a config dict (returns a new dict)."""
     # Imported here: ``import envs`` loads JAX, which the parser and ``--help`` never need.
     from envs.names import did_you_mean
 
+    _load_imports(data, overrides)
     data = json.loads(json.dumps(data))
     top = set(_RunFields.model_fields)
     section = AGENTS[_chosen_agent(data, overrides)].section
-    agent_fields = set(_section_fields(_SECTIONS[section]))
+    agent_fields = set(_section_fields(sections()[section]))
     for item in overrides:
         key, sep, text = item.partition("=")
         key = key.strip()
@@ -371,8 +408,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
                 data.setdefault("env_kwargs", {})[rest] = value
             elif head == "bonus":
                 data.setdefault("bonus_kwargs", {})[rest] = value
-            elif head in _SECTIONS:
-                known = set(_section_fields(_SECTIONS[head]))
+            elif head in sections():
+                known = set(_section_fields(sections()[head]))
                 if rest in RUN_LEVEL_FIELDS:
                     raise ValueError(f"{key}: set the run's {rest} instead ({rest}=...)")
                 if rest not in known:
@@ -381,7 +418,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
                     )
                 data.setdefault(head, {})[rest] = value
             else:
-                groups = ", ".join(f"{g}.*" for g in ["env", "bonus", *_SECTIONS])
+                groups = ", ".join(f"{g}.*" for g in ["env", "bonus", *sections()])
                 raise ValueError(f"unknown field group {head!r} in {key!r}; use {groups}")
         elif key in top:
             data[key] = value
@@ -397,15 +434,17 @@ def build_config(data: dict[str, Any]) -> RunConfig:
     """Validate ``data`` into a RunConfig; errors name each offending field."""
     from envs.names import did_you_mean  # see apply_overrides
 
+    _load_imports(data)
+    schema = run_config_class()
     try:
-        return RunConfig.model_validate(data)
+        return schema.model_validate(data)
     except ValidationError as err:
         lines = []
         for e in err.errors():
             field = ".".join(str(p) for p in e["loc"])
             if e["type"] == "extra_forbidden":
                 head = str(e["loc"][0])
-                group = _SECTIONS[head] if head in _SECTIONS and len(e["loc"]) > 1 else RunConfig
+                group = sections()[head] if head in sections() and len(e["loc"]) > 1 else schema
                 lines.append(
                     f"unknown field {field!r}.{did_you_mean(str(e['loc'][-1]), list(group.model_fields))}"
                 )

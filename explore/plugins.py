@@ -1,7 +1,7 @@
 """Loading user code that registers environments, bonuses or agents (plugins).
 
-A plugin is an ordinary Python module that calls ``envs.register(...)`` or
-``agents.bonuses.register(...)`` when imported. Every ``explore`` command loads plugins from
+A plugin is an ordinary Python module that calls ``envs.register(...)``,
+``agents.bonuses.register(...)`` or ``agents.register(...)`` when imported. Every ``explore`` command loads plugins from
 three places, in this order:
 
 1. the entry-point group ``explore.plugins`` of every installed package (in the package's
@@ -150,6 +150,45 @@ def load_all(extra: Iterable[str] = ()) -> dict[str, str]:
     return loaded()
 
 
+def _names() -> dict[str, set[str]]:
+    # What the three registries hold now (imports JAX: for help and listings only).
+    import agents.bonuses
+    import envs
+    from agents.configs import registered as agent_names
+
+    return {
+        "envs": set(envs.registered()),
+        "bonuses": set(agents.bonuses.registered()),
+        "agents": set(agent_names()),
+    }
+
+
+def load_and_describe(extra: Iterable[str] = ()) -> list[tuple[str, dict[str, list[str]]]]:
+    """:func:`load_all`, saying what each source registered: ``[(source, {"envs": [...],
+    "bonuses": [...], "agents": [...]})]``, one entry per ``--import`` target and one for
+    the entry points and ``$EXPLORE_PLUGINS`` together (only sources that loaded something
+    new in this call). For ``--help`` listings, so a user sees where a name came from."""
+    out = []
+    before = _names()
+
+    def added(source: str) -> None:
+        nonlocal before
+        now = _names()
+        new = {kind: sorted(now[kind] - before[kind]) for kind in now}
+        before = now
+        if any(new.values()):
+            out.append((source, new))
+
+    ambient = not _AMBIENT_DONE
+    load_all()
+    if ambient:
+        added(f"entry points {ENTRY_POINT_GROUP!r} / ${ENV_VAR}")
+    for target in extra:
+        load_all([target])
+        added(str(target))
+    return out
+
+
 def _remember(targets: list[str]) -> None:
     for target in targets:
         if target.endswith(".py") or "/" in target or os.sep in target:
@@ -175,6 +214,7 @@ __all__ = [
     "PluginError",
     "load",
     "load_all",
+    "load_and_describe",
     "load_entry_points",
     "loaded",
     "requested",

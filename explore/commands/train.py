@@ -13,7 +13,11 @@ EXAMPLES = """examples:
 """
 
 
-def _fields_epilog(agent: str | None = None, bonuses: bool = False) -> str:
+def _fields_epilog(
+    agent: str | None = None,
+    bonuses: bool = False,
+    plugins: list[tuple[str, dict[str, list[str]]]] | None = None,
+) -> str:
     # bonuses: list the settings each bonus brings (imports the bonus modules, so JAX: only
     # when the help is printed, never when the parser is built).
     rows = field_help(agent)
@@ -43,6 +47,20 @@ def _fields_epilog(agent: str | None = None, bonuses: bool = False) -> str:
             "settings a bonus brings (used unless the run sets them; saved in config.yaml):"
         )
         lines.extend(f"  bonus={name}: {settings}" for name, settings in brought)
+    if bonuses:
+        import agents.bonuses
+
+        lines.append("")
+        lines.append("bonuses (`explore bonuses` describes them; `explore envs` lists the envs):")
+        lines.append("  " + ", ".join(agents.bonuses.registered()))
+    if plugins:
+        lines.append("")
+        lines.append("from plugins (--import, $EXPLORE_PLUGINS, entry points 'explore.plugins'):")
+        for source, names in plugins:
+            found = "; ".join(
+                f"{kind} {', '.join(items)}" for kind, items in names.items() if items
+            )
+            lines.append(f"  {source}: {found}")
     scope = (
         f"fields of agent={agent}"
         if agent
@@ -68,10 +86,25 @@ class _AgentHelp(argparse.Action):
         import sys
 
         from agents.configs import AGENTS
+        from explore.plugins import PluginError, load_and_describe
 
         words = [*(getattr(namespace, "overrides", None) or []), *sys.argv[1:]]
+        # Plugins named on this command line (main loads them only after parsing, and --help
+        # ends parsing), so their agents, bonuses and envs are listed too.
+        targets = list(getattr(namespace, "imports", None) or [])
+        for i, word in enumerate(words):
+            if word == "--import" and i + 1 < len(words):
+                targets.append(words[i + 1])
+            elif word.startswith(("--import=", "imports=")):
+                targets.extend(t for t in word.partition("=")[2].split(",") if t.strip())
+        try:
+            plugins = load_and_describe(dict.fromkeys(targets))
+        except PluginError as err:
+            parser.exit(2, f"explore train: error: {err}\n")
         agent = next((w.partition("=")[2] for w in words if w.startswith("agent=")), None)
-        parser.epilog = _fields_epilog(agent if agent in AGENTS else None, bonuses=True)
+        parser.epilog = _fields_epilog(
+            agent if agent in AGENTS else None, bonuses=True, plugins=plugins
+        )
         parser.print_help()
         parser.exit()
 

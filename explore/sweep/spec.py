@@ -40,7 +40,6 @@ from typing import Any
 
 import yaml
 
-from agents.configs import AGENTS
 from envs.names import did_you_mean
 from explore.config import (
     RunConfig,
@@ -65,8 +64,6 @@ SPEC_KEYS = (
     "notes",
 )
 LAUNCHERS = ("auto", "inline", "pool", "ray")
-#: Agents trained by ``explore.train``'s JAX loop (seeds vmapped); the rest (SB3) run one seed at a time.
-JAX_AGENTS = tuple(name for name in AGENTS if in_jax_loop(name))
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -104,7 +101,7 @@ class GridPoint:
     @property
     def is_jax(self) -> bool:
         """Whether the agent trains in the JAX loop (seeds vmapped) rather than SB3."""
-        return self.config.agent in JAX_AGENTS
+        return in_jax_loop(self.config.agent)  # the live registry: plugin agents count too
 
     def for_seed(self, seed: int) -> RunConfig:
         """This point's config with ``seed``."""

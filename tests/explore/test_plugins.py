@@ -188,6 +188,45 @@ def test_a_user_package_through_check_train_sweep_and_report(user):
     report = ok(explore("report", "runs/plugged", cwd=user))
     assert "plugged_bonus" in report
 
+    # Reporting reads run files only: runs whose recorded plugins cannot be imported any
+    # more (the package moved) still report, and the same.
+    (user / "my_pkg").rename(user / "moved_away")
+    again = ok(explore("report", "runs/plugged", "--out", "report-again", cwd=user))
+    assert again.replace("report-again", "report") == report
+    assert (user / "report-again" / "report.md").is_file()
+
+
+@pytest.mark.slow  # Ray's start-up makes this ~50 s on a 2-core machine
+def test_ray_workers_load_the_plugins(user):
+    """``--launcher ray``: each Ray worker loads the parent's ``--import`` modules and the
+    ``$EXPLORE_PLUGINS`` ones before it runs a task."""
+    base = {"env": "Plugged", **dict(item.split("=") for item in TINY)}
+    spec = {"name": "on_ray", "base": base, "grid": {"bonus": ["plugged_bonus"]}, "seeds": "0"}
+    (user / "on_ray.yaml").write_text(yaml.safe_dump(spec))
+    sweep = ok(
+        explore(
+            "sweep",
+            "on_ray.yaml",
+            "--launcher",
+            "ray",
+            "--address",
+            "local",
+            "--workers",
+            "1",
+            "--no-progress",
+            "--import",
+            "my_pkg.my_bonus",
+            cwd=user,
+            extra_env={"EXPLORE_PLUGINS": "my_pkg.my_envs"},
+        )
+    )
+    assert "1 completed, 0 failed" in sweep, sweep
+    (config,) = (user / "runs" / "on_ray").glob("*/config.yaml")
+    assert set(yaml.safe_load(config.read_text())["plugins"]) == {
+        "my_pkg.my_envs",
+        "my_pkg.my_bonus",
+    }
+
 
 def test_environment_variable_and_entry_point_load_plugins(user, tmp_path):
     via_env = explore(
