@@ -9,7 +9,11 @@ defectors). All populations, episodes of one seed run in one vmapped, jitted rol
 
 An environment is a social dilemma here when (a) defecting pays the individual —
 D(k) > C(k) at every k — and (b) full cooperation pays the group more than full
-defection — C(N−1) > D(0) (Leibo et al. 2017's conditions, as the issue states them).
+defection — C(N−1) > D(0) (Leibo et al. 2017's conditions). :meth:`SchellingResult.verdict`
+applies them to the means and, to decide, to the 95% intervals: a condition holds ("yes")
+when the two intervals are apart in its direction, fails ("no") when they are apart the
+other way or touch (two equal constants, e.g. nobody ever eats), and is "undecided" when
+they overlap.
 """
 
 from __future__ import annotations
@@ -32,6 +36,17 @@ class SchellingResult:
     cooperator: list[np.ndarray]  # index k: episode means of cooperators with k others
     defector: list[np.ndarray]  # index k: episode means of defectors with k others cooperating
     steps: int
+
+    def merge(self, other: SchellingResult) -> SchellingResult:
+        """The samples of both results (more episodes of the same diagram)."""
+        if (other.num_agents, other.steps) != (self.num_agents, self.steps):
+            raise ValueError("merge: the results differ in agents or episode length")
+        return SchellingResult(
+            self.num_agents,
+            [np.concatenate(p) for p in zip(self.cooperator, other.cooperator, strict=True)],
+            [np.concatenate(p) for p in zip(self.defector, other.defector, strict=True)],
+            self.steps,
+        )
 
     @staticmethod
     def _interval(samples: np.ndarray) -> tuple[float, float, float]:
@@ -61,12 +76,44 @@ class SchellingResult:
             )
         return rows
 
+    @staticmethod
+    def decide(greater: tuple[float, float], smaller: tuple[float, float]) -> str:
+        """``"yes"`` when interval ``greater`` lies above ``smaller``, ``"no"`` when it lies at
+        or below it, ``"undecided"`` when they overlap. Intervals are ``(lo, hi)``."""
+        if greater[0] > smaller[1]:
+            return "yes"
+        if greater[1] <= smaller[0]:
+            return "no"
+        return "undecided"
+
     def verdict(self) -> dict[str, object]:
-        """Whether the two dilemma conditions hold (on the means)."""
+        """Whether the two dilemma conditions hold: on the means, and decided by the intervals.
+
+        ``defection_pays`` lists the decision per k; ``cooperation_pays_the_group_decided``
+        that of C(N−1) > D(0); ``decided`` is "yes" when every condition is "yes", "no" when
+        any is "no", else "undecided".
+        """
         rows = self.rows()
         defect_pays = [r["defector"] > r["cooperator"] for r in rows]
         full_c, full_d = rows[-1]["cooperator"], rows[0]["defector"]
+        pays = [
+            self.decide(
+                (r["defector_lo"], r["defector_hi"]), (r["cooperator_lo"], r["cooperator_hi"])
+            )
+            for r in rows
+        ]
+        group = self.decide(
+            (rows[-1]["cooperator_lo"], rows[-1]["cooperator_hi"]),
+            (rows[0]["defector_lo"], rows[0]["defector_hi"]),
+        )
+        every = [*pays, group]
+        decided = (
+            "yes" if all(d == "yes" for d in every) else "no" if "no" in every else "undecided"
+        )
         return {
+            "defection_pays": pays,
+            "cooperation_pays_the_group_decided": group,
+            "decided": decided,
             "defection_pays_at": [
                 r["other_cooperators"] for r, ok in zip(rows, defect_pays, strict=True) if ok
             ],
@@ -85,11 +132,19 @@ def schelling(
     episodes: int,
     seeds: int = 1,
     seed: int = 0,
+    policy_options: dict[str, float] | None = None,
+    first: int = 0,
 ) -> SchellingResult:
-    """Play every population of cooperators for fixed-length episodes of ``steps`` steps."""
+    """Play every population of cooperators for fixed-length episodes of ``steps`` steps.
+
+    Seeds ``first … first + seeds − 1`` run (batch ``s`` from ``PRNGKey(seed · 1000 + s)``),
+    so a later call with ``first`` = the seeds run so far adds episodes to a diagram
+    (:meth:`SchellingResult.merge`). ``policy_options`` go to
+    :func:`envs.social.scripted.scripted_policy`.
+    """
     n = env.num_agents
     params = params.replace(max_steps_in_episode=steps, min_steps=steps, end_probability=0.0)
-    policy = scripted_policy(env)
+    policy = scripted_policy(env, **(policy_options or {}))
     counts = np.repeat(np.arange(n + 1), episodes)  # cooperators in each episode
 
     def episode(key, num_cooperators):
@@ -110,7 +165,7 @@ def schelling(
 
     run = jax.jit(jax.vmap(episode))
     coop_all, defect_all = [], []
-    for s in range(seeds):
+    for s in range(first, first + seeds):
         keys = jax.random.split(jax.random.PRNGKey(seed * 1000 + s), len(counts))
         coop, defect = run(keys, jnp.asarray(counts))
         coop_all.append(np.asarray(coop))
