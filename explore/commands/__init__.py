@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "explore.commands.bonuses",
     "explore.commands.check",
     "explore.commands.schelling",
+    "explore.commands.evaluate",
     "explore.commands.labels",
     "explore.commands.demo",
 ]
