@@ -42,7 +42,7 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         metavar="MODULE",
         default=argparse.SUPPRESS,
-        help="import a plugin module (or .py file) that registers envs or bonuses first; "
+        help="import a plugin module (or .py file) that registers envs, bonuses or agents first; "
         "repeatable (also: $EXPLORE_PLUGINS, entry points 'explore.plugins')",
     )
     parser.add_argument(
