@@ -122,8 +122,9 @@ class IPPOConfig(PPOConfig):
     )
     network: Literal["auto", "mlp", "cnn", "cnn_pooled", "cnn_strided"] = Field(
         "auto",
-        description="auto: cnn_strided for grid views (its first 2×2 layer has stride 2: "
-        "≈ 2× faster than cnn on 11×11 views, docs/performance.md), else mlp",
+        description="auto: cnn for grid views, else mlp. cnn_strided (first 2×2 layer with "
+        "stride 2) gives 1.4–1.9× the steps per CPU-second on 11×11 views but learns a "
+        "different function; the published social results use cnn (docs/performance.md)",
     )
 
 

@@ -69,7 +69,7 @@ class IPPONetwork(nn.Module):
     num_agents: int
     raw_dim: int  # the env's own channels (grid) or features (flat) per agent
     grid: bool = True
-    encoder: str = "cnn"  # "cnn" | "cnn_pooled" | "mlp"
+    encoder: str = "cnn"  # a name of agents.networks.GRID_NETWORKS, or "mlp"
     hidden: int = 64
     activation: str = "tanh"
     gru: int = 0
@@ -250,6 +250,7 @@ class IPPO(PPO):
         self.bonus.bind(n)  # a no-op for bonuses that do not read the agent count
         raw = self.obs_space  # one agent's observation space
         self.grid = len(raw.shape) == 3
+        # IPPOConfig.network's "auto" (declared there).
         encoder = cfg.network if cfg.network != "auto" else ("cnn" if self.grid else "mlp")
         self.extras = int(cfg.share) + (n if joint else 0)
         net = IPPONetwork(

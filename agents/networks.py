@@ -74,6 +74,15 @@ def _patches_2x2(x: jax.Array) -> jax.Array:
     )
 
 
+def _blocks_2x2(x: jax.Array) -> jax.Array:
+    """``[..., H, W, C]`` → ``[..., ⌈H/2⌉, ⌈W/2⌉, 4C]``: non-overlapping 2×2 blocks (a 2×2
+    layer of stride 2), in :func:`_patches_2x2`'s order; odd edges padded with zeros."""
+    *lead, h, w, c = x.shape
+    x = jnp.pad(x, [(0, 0)] * len(lead) + [(0, h % 2), (0, w % 2), (0, 0)])
+    x = x.reshape(*lead, (h + 1) // 2, 2, (w + 1) // 2, 2, c)
+    return jnp.swapaxes(x, -4, -3).reshape(*lead, (h + 1) // 2, (w + 1) // 2, 4 * c)
+
+
 def _max_pool_2x2(x: jax.Array) -> jax.Array:
     """``[..., H, W, C]`` → ``[..., H//2, W//2, C]``: 2×2 max-pooling, stride 2 (odd edges dropped)."""
     *lead, h, w, c = x.shape
@@ -87,12 +96,14 @@ def _affine(x: jax.Array, kernel: jax.Array, bias: jax.Array) -> jax.Array:
     return flat.reshape(*x.shape[:-1], kernel.shape[1])
 
 
-def _grid_features_batch_major(pooled: bool, params: tuple, ids: jax.Array) -> jax.Array:
+def _grid_features_batch_major(shape: tuple, params: tuple, ids: jax.Array) -> jax.Array:
     """GridEncoder's function on ``[B, H, W, C]`` ids, activations laid out ``[B, H, W, ch]``.
 
-    ``params`` is ``(embedding, convs, (kernel, bias))``: the embedding table, the 2×2
-    convolutions' ``(kernel, bias)`` pairs and the final dense layer.
+    ``shape`` is ``(pooled, stride)`` (:class:`GridEncoder`); ``params`` is
+    ``(embedding, convs, (kernel, bias))``: the embedding table, the 2×2 convolutions'
+    ``(kernel, bias)`` pairs and the final dense layer.
     """
+    pooled, stride = shape
     table, convs, (kernel, bias) = params
     channels = ids.shape[-1]
     categories = table.shape[0] // channels
@@ -100,14 +111,15 @@ def _grid_features_batch_major(pooled: bool, params: tuple, ids: jax.Array) -> j
     x = jnp.take(table, ids + jnp.arange(channels) * categories, axis=0)
     x = x.reshape(*x.shape[:-2], -1)  # [B, H, W, C * embed]: a cell's channels in (c, e) order
     for i, (k, b) in enumerate(convs):
-        x = nn.relu(_affine(_patches_2x2(x), k, b))
+        patches = _blocks_2x2(x) if i == 0 and stride == 2 else _patches_2x2(x)
+        x = nn.relu(_affine(patches, k, b))
         if i == 0 and pooled:
             x = _max_pool_2x2(x)
     x = x.reshape(x.shape[0], -1)  # flattened in (h, w, channel) order
     return nn.relu(_affine(x, kernel, bias))
 
 
-def _grid_features_batch_minor(pooled: bool, params: tuple, ids: jax.Array) -> jax.Array:
+def _grid_features_batch_minor(shape: tuple, params: tuple, ids: jax.Array) -> jax.Array:
     """The same function as :func:`_grid_features_batch_major` (same parameters, equal up to
     float rounding), with activations laid out ``[ch, H, W, B]``, the batch innermost.
 
@@ -118,6 +130,7 @@ def _grid_features_batch_minor(pooled: bool, params: tuple, ids: jax.Array) -> j
     2.1 ms, 0.07 vs 0.16 ms on 16 views), hence only the gradient uses it
     (:func:`_grid_features`).
     """
+    pooled, stride = shape
     table, convs, (kernel, bias) = params
     batch, h, w, channels = ids.shape
     categories, embed = table.shape[0] // channels, table.shape[1]
@@ -131,7 +144,13 @@ def _grid_features_batch_minor(pooled: bool, params: tuple, ids: jax.Array) -> j
     for i, (k, b) in enumerate(convs):
         if i == 0:  # the kernel's rows for the (e, c) order of this layout's embedding
             k = k.reshape(4, channels, embed, -1).swapaxes(1, 2).reshape(k.shape)
-        patches = jnp.concatenate([x[:, :-1, :-1], x[:, :-1, 1:], x[:, 1:, :-1], x[:, 1:, 1:]])
+        if i == 0 and stride == 2:  # non-overlapping blocks: one relayout, not 4 slices
+            ch, hh, ww, _ = x.shape
+            x = jnp.pad(x, ((0, 0), (0, hh % 2), (0, ww % 2), (0, 0)))
+            x = x.reshape(ch, (hh + 1) // 2, 2, (ww + 1) // 2, 2, batch)
+            patches = x.transpose(2, 4, 0, 1, 3, 5).reshape(4 * ch, (hh + 1) // 2, -1, batch)
+        else:
+            patches = jnp.concatenate([x[:, :-1, :-1], x[:, :-1, 1:], x[:, 1:, :-1], x[:, 1:, 1:]])
         out = k.T @ patches.reshape(patches.shape[0], -1) + b[:, None]
         x = nn.relu(out.reshape(k.shape[1], *patches.shape[1:]))
         if i == 0 and pooled:
@@ -146,17 +165,17 @@ def _grid_features_batch_minor(pooled: bool, params: tuple, ids: jax.Array) -> j
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _grid_features(pooled: bool, params: tuple, ids: jax.Array) -> jax.Array:
+def _grid_features(shape: tuple, params: tuple, ids: jax.Array) -> jax.Array:
     """GridEncoder's layers: batch-major when only evaluated (acting, bootstrap values),
     batch-minor when differentiated (PPO's minibatches), where that layout is faster."""
-    return _grid_features_batch_major(pooled, params, ids)
+    return _grid_features_batch_major(shape, params, ids)
 
 
-def _grid_features_fwd(pooled: bool, params: tuple, ids: jax.Array):
-    return jax.vjp(lambda p: _grid_features_batch_minor(pooled, p, ids), params)
+def _grid_features_fwd(shape: tuple, params: tuple, ids: jax.Array):
+    return jax.vjp(lambda p: _grid_features_batch_minor(shape, p, ids), params)
 
 
-def _grid_features_bwd(pooled: bool, pullback, cotangent: jax.Array):
+def _grid_features_bwd(shape: tuple, pullback, cotangent: jax.Array):
     (grads,) = pullback(cotangent)
     return grads, None  # the ids are integers: no cotangent
 
@@ -190,14 +209,18 @@ class GridEncoder(nn.Module):
     keep the names, shapes and initial values of ``nn.Embed`` / ``nn.Dense`` layers
     (``Embed_0``, ``Dense_<i>``), so checkpoints from before still load.
 
-    ``pooled`` adds a 2×2 max-pool after the first convolution. The two shapes PPO and IPPO
-    offer are in :data:`GRID_NETWORKS`. ``cnn`` (the default): two convolutions of 16 and 32
+    ``pooled`` adds a 2×2 max-pool after the first convolution; ``stride=2`` makes the first
+    2×2 layer read non-overlapping blocks (odd edges zero-padded). The shapes PPO and IPPO
+    offer are in :data:`GRID_NETWORKS`. ``cnn`` (PPO's default): two convolutions of 16 and 32
     channels, then the dense layer on the 5×5×32 map (≈ 130 k multiply-adds per 7×7 view).
     ``cnn_pooled``: rl-starter-files' own shape — 16 channels, a 2×2 max-pool, then 32 and 64
     channels, down to 1×1×64 on a 7×7 view (≈ 48 k multiply-adds); 1.37× the PPO+RND
     throughput of ``cnn`` when measured (2026-12-03, 2-core CPU), but at the settings tuned for
     ``cnn`` it learns DoorKey-8x8 much worse (docs/performance.md), so it is not the
-    default.
+    default. ``cnn_strided`` (IPPO's default on grid views): ``cnn`` with a stride-2 first
+    layer — on the social envs' 11×11 views 6×6×16, then 5×5×32 and the dense layer
+    (≈ 150 k multiply-adds against ``cnn``'s 460 k); every cell still reaches the network,
+    through exactly one block.
     """
 
     features: int = 128
@@ -205,6 +228,7 @@ class GridEncoder(nn.Module):
     embed: int = 4
     channels: tuple[int, ...] = (16, 32)
     pooled: bool = False
+    stride: int = 1  # of the first 2×2 layer; 2: non-overlapping blocks (zero-padded edges)
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
@@ -214,16 +238,21 @@ class GridEncoder(nn.Module):
         width = c * self.embed
         # The max-pool follows the first convolution (rl-starter-files' shape).
         pooled = self.pooled and len(self.channels) > 1
+        if pooled and self.stride != 1:
+            raise ValueError("GridEncoder: pooled needs stride=1 (a stride-2 first layer)")
         for i, out in enumerate(self.channels):
             if min(h, w) < 2:  # a view too small for another 2×2 layer
                 break
             convs.append(_DenseParams(out, name=f"Dense_{i}")(4 * width))
-            h, w, width = h - 1, w - 1, out
+            if i == 0 and self.stride == 2:
+                h, w, width = (h + 1) // 2, (w + 1) // 2, out
+            else:
+                h, w, width = h - 1, w - 1, out
             if i == 0 and pooled:
                 h, w = h // 2, w // 2
         final = _DenseParams(self.features, name=f"Dense_{len(convs)}")(h * w * width)
         ids = obs.astype(jnp.int32).reshape(-1, *obs.shape[-3:])
-        features = _grid_features(pooled, (table, tuple(convs), final), ids)
+        features = _grid_features((pooled, self.stride), (table, tuple(convs), final), ids)
         return features.reshape(*lead, self.features)
 
 
@@ -231,6 +260,7 @@ class GridEncoder(nn.Module):
 GRID_NETWORKS: dict[str, dict] = {
     "cnn": {"channels": (16, 32)},
     "cnn_pooled": {"channels": (16, 32, 64), "pooled": True},
+    "cnn_strided": {"channels": (16, 32), "stride": 2},
 }
 
 

@@ -189,17 +189,23 @@ class Environment:
             self.step_env, (0, 0, 0, None)
         )(split[:, 0], state, action, params)
         done = jnp.logical_or(terminated, truncated)
-        obs, state = self._reset_where(done, split[:, 1], obs_st, state_st, params)
+        obs, state = self._reset_where(done, keys, obs_st, state_st, params)
         info = dict(info)
         info["final_observation"] = obs_st
         return obs, state, reward, terminated, truncated, info
 
     def _reset_where(self, done, keys, obs, state, params):
-        """Replace ``(obs, state)`` by ``reset_env(keys[i])`` wherever ``done[i]``."""
+        """Replace ``(obs, state)`` by ``reset_env(split(keys[i])[1])`` wherever ``done[i]``.
+
+        The reset key is split from the step's key inside the loop, for the ended envs
+        only: an env whose ``step_env`` ignores its key (Empty, DoorKey) then splits no key
+        at all outside it, and XLA drops the batch-wide split.
+        """
         batch = done.shape[0]
 
         def reset_rows(index):
-            return jax.vmap(self.reset_env, (0, None))(keys[index], params)
+            reset_keys = jax.vmap(jax.random.split)(keys[index])[:, 1]
+            return jax.vmap(self.reset_env, (0, None))(reset_keys, params)
 
         # Resets computed per pass: few episodes end on one step, so a small chunk.
         return replace_where(done, min(batch, max(16, batch // 16)), reset_rows, (obs, state))
@@ -245,6 +251,53 @@ class Environment:
 def _broadcast(leaf: jax.Array, size: int) -> jax.Array:
     """``leaf`` repeated along a new leading axis of ``size`` (an unbatched vmap argument)."""
     return jnp.broadcast_to(leaf, (size, *jnp.shape(leaf)))
+
+
+def compute_where(mask: jax.Array, fn: Any, default: Any, *args: Any) -> Any:
+    """``fn(*args)`` where ``mask`` holds, else ``default``; under ``vmap``, only marked rows run.
+
+    The value is ``jnp.where(mask, fn(*args), default)`` leaf by leaf, bit for bit, for a
+    scalar ``mask`` and a ``fn`` that treats each env on its own. Inside a vmapped step the
+    select would run ``fn`` for every env; a ``custom_vmap`` rule instead gathers the envs
+    whose ``mask`` holds and runs ``fn`` on those only (:func:`replace_where`), so a rare
+    event (a respawn, regrowth that is possible in few envs) costs what its envs cost.
+    Unbatched, it is a ``lax.cond``. ``fn`` must read traced values only through ``args``
+    (closing over constants is fine); ``default`` is shaped like ``fn``'s result.
+    """
+    default_leaves, default_tree = jax.tree.flatten(default)
+    arg_leaves, args_tree = jax.tree.flatten(args)
+    nd = len(default_leaves)
+    leaves = [jnp.asarray(leaf) for leaf in (mask, *default_leaves, *arg_leaves)]
+
+    def call(arg_leaves):
+        return fn(*jax.tree.unflatten(args_tree, arg_leaves))
+
+    @jax.custom_batching.custom_vmap
+    def computed(mask, *flat):
+        default = jax.tree.unflatten(default_tree, flat[:nd])
+        return jax.lax.cond(mask, lambda: call(flat[nd:]), lambda: default)
+
+    @computed.def_vmap
+    def rule(axis_size, in_batched, mask, *flat):
+        mask = mask if in_batched[0] else _broadcast(mask, axis_size)
+        default = [
+            leaf if b else _broadcast(leaf, axis_size)
+            for leaf, b in zip(flat[:nd], in_batched[1 : 1 + nd], strict=True)
+        ]
+        arg_batched = in_batched[1 + nd :]
+
+        def rows(index):
+            picked = [
+                leaf[index] if b else leaf for leaf, b in zip(flat[nd:], arg_batched, strict=True)
+            ]
+            axes = [0 if b else None for b in arg_batched]
+            return jax.vmap(lambda *row: call(row), in_axes=axes)(*picked)
+
+        chunk = min(axis_size, max(16, axis_size // 16))
+        out = replace_where(mask, chunk, rows, jax.tree.unflatten(default_tree, default))
+        return out, jax.tree.map(lambda _: True, out)
+
+    return computed(*leaves)
 
 
 def replace_where(mask: jax.Array, chunk: int, compute: Any, values: Any) -> Any:

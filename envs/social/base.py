@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from envs.core import Environment, EnvParams, Info
+from envs.core import Environment, EnvParams, Info, compute_where
 from envs.social.metrics import SocialCounters, social_outcomes
 from envs.spaces import Box, Discrete
 
@@ -405,23 +405,28 @@ class GridSocialEnv(SocialEnv):
     def observe(self, state: SocialState) -> jax.Array:
         """Every agent's symbolic egocentric window, uint8 [N, 11, 11, 4].
 
-        One scatter (agents onto the map) and one gather (all N windows) per call: the
-        object code and the agent code share one int32 per cell.
+        One gather of the map (all N windows) and no map-sized layer: an agent is found in a
+        window by comparing the window's cell indices with the N agents' cells (present
+        agents stand on distinct cells, so at most one matches). Building an int32 copy of
+        the map with the agents scattered onto it, the previous way, cost more than the
+        whole gather.
         """
         present = state.removed == 0
-        frame = self._agent_layer(state, state.tiles.astype(jnp.int32))
-        origin = jnp.where(present, self._flat(state.pos), self.void)  # removed: see nothing
+        flat = self._flat(state.pos)
+        origin = jnp.where(present, flat, self.void)  # removed: see nothing
         idx = origin[:, None] + jnp.where(
             present[:, None], jnp.asarray(self._view_offsets)[state.orient], 0
         )
-        value = frame[idx]
-        code = value >> 3
+        tiles = state.tiles[idx]
+        agent = ((jnp.arange(self.num_agents, dtype=jnp.int32) + 1) << 2) | state.orient
+        here = (idx[:, :, None] == flat[None, None, :]) & present[None, None, :]
+        code = jnp.where(here, agent, 0).max(-1)  # (agent + 1) << 2 | orientation, or 0
         rel_orient = jnp.where(code > 0, ((code - state.orient[:, None]) & 3) + 1, 0)
         centre = np.zeros(VIEW_ROWS * VIEW_COLS, np.int32)
         centre[VIEW_AHEAD * VIEW_COLS + VIEW_SIDE] = 1
         ready = (state.zap_cooldown == 0) if self.zap is not None else present
         self_mark = jnp.asarray(centre) * ((1 + ready) * present)[:, None]
-        obs = jnp.stack([value & 7, code >> 2, rel_orient, self_mark], -1).astype(jnp.uint8)
+        obs = jnp.stack([tiles, code >> 2, rel_orient, self_mark], -1).astype(jnp.uint8)
         return obs.reshape(self.num_agents, VIEW_ROWS, VIEW_COLS, OBS_CHANNELS)
 
     def step_env(
@@ -550,6 +555,23 @@ class GridSocialEnv(SocialEnv):
         """Put each respawning agent on a distinct random free spawn point of its group."""
         if not self.zap_timeout:
             return state
+        # Few envs have an agent respawning at a given step: under vmap only those run the
+        # draw below (the others keep their positions, as the select gave them).
+        pos, orient = compute_where(
+            respawn.any(),
+            self._respawn_draw,
+            (state.pos, state.orient),
+            state,
+            respawn,
+            key,
+            key_orient,
+        )
+        return state.replace(pos=pos, orient=orient)
+
+    def _respawn_draw(
+        self, state: SocialState, respawn: jax.Array, key: jax.Array, key_orient: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        """New ``(pos, orient)`` of every agent: respawning ones placed, the others kept."""
         # Respawning agents are not on the map yet: their stale positions hold nobody.
         layer = self._agent_layer(state.replace(removed=jnp.where(respawn, 1, state.removed)))
         cells = jnp.asarray(self._respawn_cells)
@@ -563,7 +585,7 @@ class GridSocialEnv(SocialEnv):
         orient = jnp.where(
             respawn, jax.random.randint(key_orient, respawn.shape, 0, 4), state.orient
         )
-        return state.replace(pos=pos, orient=orient)
+        return pos, orient
 
     @property
     def _respawn_cells(self) -> np.ndarray:

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from envs.core import compute_where
 from envs.social.base import (
     APPLE,
     EMPTY,
@@ -160,8 +161,14 @@ class CleanUp(GridSocialEnv):
         k_apple, k_spawn, k_pick = jax.random.split(key, 3)
         apples = jnp.asarray(self._apple_cells)
         probability = self.apple_growth_probability(self.waste_fraction(state))
-        grows = (state.tiles[apples] == EMPTY) & (
-            jax.random.uniform(k_apple, apples.shape) < probability
+        # A draw below probability 0 never succeeds, and most of the time the river is
+        # too polluted for growth: under vmap only the envs where apples can grow draw.
+        grows = (state.tiles[apples] == EMPTY) & compute_where(
+            probability > 0,
+            lambda k, p: jax.random.uniform(k, apples.shape) < p,
+            jnp.zeros(apples.shape, bool),
+            k_apple,
+            probability,
         )
         tiles = state.tiles.at[jnp.where(grows, apples, self.sink)].set(APPLE)
         # One clean river cell, drawn uniformly (an agent standing on it or not: waste lies
@@ -170,7 +177,17 @@ class CleanUp(GridSocialEnv):
         clean = tiles[river] == RIVER
         started = state.step_count + 1 > self.dirt_spawn_delay
         spawn = started & (jax.random.uniform(k_spawn) < self.dirt_spawn_probability) & clean.any()
-        noise = jax.random.uniform(k_pick, river.shape) + clean  # clean cells rank first
-        pick = river[jnp.argmax(noise)]
+        # The cell drawn matters only where waste spawns: only those envs draw it. Clean
+        # cells rank first (noise + 1).
+        pick = compute_where(
+            spawn,
+            # The cells are built inside: a closure must not capture a traced array.
+            lambda k, c: jnp.asarray(self._waste_cells)[
+                jnp.argmax(jax.random.uniform(k, c.shape) + c)
+            ],
+            river[0],
+            k_pick,
+            clean,
+        )
         tiles = tiles.at[jnp.where(spawn, pick, self.sink)].set(WASTE)
         return state.replace(tiles=tiles)

@@ -207,6 +207,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also time ours (and --ippo-baseline) at IPPO's default settings",
     )
     parser.add_argument(
+        "--ippo-matched",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also the configuration matched to SocialJax (with --socialjax, its IPPO too)",
+    )
+    parser.add_argument(
         "--ippo-social",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -792,8 +798,8 @@ def ippo_speed_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     SocialJax as closely as the two designs allow (``--ippo-num-envs`` envs × ``--ippo-num-steps``
     steps, ``--ippo-epochs`` × ``--ippo-minibatches``, parameters shared, individual rewards,
     Clean Up with 7 agents). What still differs is each side's own design: networks
-    (ours: embedded ids, two 2×2 convolutions; SocialJax: 5×5 and two 3×3 convolutions on its
-    19-channel one-hot view), learning rate, entropy and value settings and how each counts
+    (ours: embedded ids, a stride-2 and a stride-1 2×2 layer; SocialJax: 5×5 and two 3×3
+    convolutions on its 19-channel one-hot view), learning rate, entropy and value settings and how each counts
     an update's steps are each side's own defaults.
     """
     ours_dir = Path(__file__).resolve().parents[2]
@@ -813,7 +819,8 @@ def ippo_speed_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
 
         d = IPPOConfig()
         configs.append(("defaults", {"num_envs": d.num_envs, "num_steps": d.num_steps}))
-    configs.append(("matched to SocialJax", matched))
+    if getattr(args, "ippo_matched", True):
+        configs.append(("matched to SocialJax", matched))
     rows = []
     for label, config in configs:
         sides = [("ours", ours_dir)]

@@ -80,6 +80,7 @@ class _FlaxLayersGridEncoder(nn.Module):
     features: int
     channels: tuple[int, ...]
     pooled: bool = False
+    stride: int = 1
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
@@ -93,6 +94,12 @@ class _FlaxLayersGridEncoder(nn.Module):
                 x = _max_pool_2x2(x)
             if min(x.shape[-3:-1]) < 2:
                 break
+            if i == 0 and self.stride == 2:  # zero-pad to even sides, then 2×2 blocks
+                h, w = x.shape[-3:-1]
+                x = jnp.pad(x, [(0, 0)] * (x.ndim - 3) + [(0, h % 2), (0, w % 2), (0, 0)])
+                x = _patches_2x2(x)[..., ::2, ::2, :]  # every other patch: the blocks
+                x = nn.relu(_dense(width)(x))
+                continue
             x = nn.relu(_dense(width)(_patches_2x2(x)))
         x = x.reshape(*x.shape[:-3], -1)
         return nn.relu(_dense(self.features)(x))
@@ -100,13 +107,24 @@ class _FlaxLayersGridEncoder(nn.Module):
 
 @pytest.mark.parametrize(
     ("network", "view", "channels"),
-    [("cnn", 7, 3), ("cnn_pooled", 7, 3), ("cnn", 5, 4), ("cnn_pooled", 3, 3), ("cnn", 1, 3)],
+    [
+        ("cnn", 7, 3),
+        ("cnn_pooled", 7, 3),
+        ("cnn", 5, 4),
+        ("cnn_pooled", 3, 3),
+        ("cnn", 1, 3),
+        ("cnn_strided", 11, 5),
+        ("cnn_strided", 4, 3),
+        ("cnn_strided", 1, 3),
+    ],
 )
 def test_grid_encoder_layouts_compute_the_flax_layers_function(network, view, channels):
     """Both layouts are the function of the flax-layer definition: same parameter tree and
     initial values; forward (batch-major) and gradient (batch-minor) equal up to rounding.
     Views: MiniGrid's 7×7×3, a 5×5 view with IPPO's agent-id channel, a 3×3 view the pooled
-    net pools to 1×1, a 1×1 view with no convolution at all."""
+    net pools to 1×1, a 1×1 view with no convolution at all; the strided net (IPPO's default
+    on grids) on a social env's 11×11 view with the id channel (odd sides: zero-padded
+    blocks), an even 4×4 view and a 1×1 view."""
     from agents.networks import GRID_NETWORKS, grid_encoder
 
     obs = jax.random.randint(jax.random.PRNGKey(0), (2, 6, view, view, channels), 0, 11)

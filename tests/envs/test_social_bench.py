@@ -30,6 +30,9 @@ def test_meltingpot_rows_come_with_a_ratio():
     assert row["ours / Melting Pot"] == pytest.approx(
         row["ours env-steps/s"] / row["Melting Pot env-steps/s"]
     )
+    assert row["ours / Melting Pot (cpu)"] == pytest.approx(
+        row["ours env-steps/cpu-s"] / row["Melting Pot env-steps/cpu-s"]
+    )
 
 
 def test_meltingpot_missing_is_one_line_and_exit_2(monkeypatch, capsys):
