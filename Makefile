@@ -24,7 +24,7 @@ demo: install
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 -q --durations=15
 
 # Only the Melting Pot conformance suite (also part of `make test`).
 conformance: install
