@@ -12,7 +12,7 @@ report``. Nothing here imports the training side.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +24,13 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
+from analysis.bonus_visits import by_task  # generic over groups with a .task
+
 __all__ = [
     "CORE_METRICS",
     "EXTRA_METRICS",
     "SocialCurves",
+    "by_task",
     "figure",
     "social_curves",
     "summary_rows",
@@ -170,11 +173,3 @@ def summary_rows(groups: Sequence[SocialCurves]) -> list[list[str]]:
                 ]
             )
     return rows
-
-
-def by_task(groups: Sequence[SocialCurves]) -> Mapping[str, list[SocialCurves]]:
-    """The groups of each task, in order."""
-    out: dict[str, list[SocialCurves]] = {}
-    for g in groups:
-        out.setdefault(g.task, []).append(g)
-    return out

@@ -108,7 +108,7 @@ def scan_rollout(
     return jax.jit(rollout)
 
 
-def _time(fn: Callable, key: jax.Array, repeats: int) -> tuple[float, float]:
+def time_calls(fn: Callable, key: jax.Array, repeats: int) -> tuple[float, float]:
     """Best wall seconds of ``repeats`` timed calls after a warm-up, and that call's CPU seconds.
 
     CPU seconds (all of this process's threads) are reported beside wall time: on a shared
@@ -220,7 +220,7 @@ def run(args: argparse.Namespace) -> list[dict]:
             measured: dict[str, tuple[float, float]] = {}  # label -> (steps/s, steps/cpu-s)
 
             def measure(label, fn, total=batch * args.steps, measured=measured):
-                wall, cpu = _time(fn, key, args.repeats)
+                wall, cpu = time_calls(fn, key, args.repeats)
                 measured[label] = (total / wall, total / cpu)
 
             # "ours" is step_batch; the other idioms get their own columns and a ratio to it.

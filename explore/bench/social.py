@@ -26,6 +26,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from explore.bench.envs import time_calls
 from explore.bench.peers import default_peer_folder
 
 # ours -> SocialJax registry id (None: SocialJax has no counterpart).
@@ -64,23 +65,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--meltingpot-steps", type=int, default=300, help="Melting Pot steps per timed call"
     )
-
-
-def _time(fn: Callable, key: jax.Array, repeats: int) -> tuple[float, float]:
-    """Best wall seconds of ``repeats`` timed calls after a warm-up, and that call's CPU
-    seconds (all of this process's threads): on a shared machine wall time also measures
-    the other jobs, and a single-threaded peer and a multi-threaded XLA program suffer from
-    them differently, so both are reported."""
-    jax.block_until_ready(fn(key))
-    best, best_cpu = float("inf"), float("inf")
-    for i in range(repeats):
-        call_key = jax.block_until_ready(jax.random.fold_in(key, i + 1))
-        started, started_cpu = time.perf_counter(), time.process_time()
-        jax.block_until_ready(fn(call_key))
-        wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
-        if wall < best:
-            best, best_cpu = wall, cpu
-    return best, best_cpu
 
 
 def ours(name: str, batch: int, steps: int) -> tuple[Callable, int]:
@@ -214,7 +198,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     key = jax.random.PRNGKey(0)
     for task in args.tasks:
         fn, n = ours(task, args.batch, args.steps)
-        wall, cpu = _time(fn, key, args.repeats)
+        wall, cpu = time_calls(fn, key, args.repeats)
         ours_rate = args.batch * args.steps / wall
         row = {
             "task": task,
@@ -228,7 +212,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         if not args.no_peers and args.socialjax and peer_id:
             try:
                 peer_fn, peer_n = socialjax(args.socialjax, peer_id, args.batch, args.steps)
-                peer_rate = args.batch * args.steps / _time(peer_fn, key, args.repeats)[0]
+                peer_rate = args.batch * args.steps / time_calls(peer_fn, key, args.repeats)[0]
                 row["SocialJax env-steps/s"] = peer_rate
                 row["SocialJax agents"] = peer_n
                 row["ours / SocialJax"] = ours_rate / peer_rate
