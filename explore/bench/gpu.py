@@ -92,7 +92,7 @@ def env_rows(args: argparse.Namespace, device: str) -> list[dict[str, Any]]:
             row: dict[str, Any] = {"task": task, "batch": batch, "device": device}
             for label, factory in factories.items():
                 try:
-                    wall, _ = bench_envs._time(factory(), key, args.repeats)
+                    wall, _ = bench_envs.time_calls(factory(), key, args.repeats)
                     row[f"{label} steps/s"] = total / wall
                 except Exception as err:  # one side failing (e.g. out of memory) is reported
                     row[f"{label} steps/s"] = float("nan")

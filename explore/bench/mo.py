@@ -30,7 +30,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from explore.bench.envs import _time, scan_rollout  # _time: (best wall s, its CPU s)
+from explore.bench.envs import scan_rollout, time_calls  # time_calls: (best wall s, its CPU s)
 
 # our task -> MO-Gymnasium id and kwargs
 TASKS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -86,7 +86,7 @@ def ours(name: str, batch: int, steps: int) -> Callable[[jax.Array], jax.Array]:
 
 def _time_numpy_vector_env(venv: Any, steps: int, repeats: int) -> tuple[float, float]:
     """Best wall seconds for ``steps`` random batched steps of a Gymnasium vector env, and
-    that call's CPU seconds (as ``explore.bench.envs._time``)."""
+    that call's CPU seconds (as ``explore.bench.envs.time_calls``)."""
     rng = np.random.default_rng(0)
     n = int(venv.single_action_space.n)
     obs, _ = venv.reset(seed=0)
@@ -131,7 +131,9 @@ def env_rows(args: argparse.Namespace) -> list[dict]:
     key = jax.random.PRNGKey(0)
     for task in args.tasks:
         # label -> (wall seconds, CPU seconds) of the best timed call, and its env steps
-        timed = {"ours": (_time(ours(task, args.batch, args.steps), key, args.repeats), args.steps)}
+        timed = {
+            "ours": (time_calls(ours(task, args.batch, args.steps), key, args.repeats), args.steps)
+        }
         timed["ours (door)"] = (
             _time_numpy_vector_env(door(task, args.batch), args.steps, args.repeats),
             args.steps,

@@ -166,7 +166,7 @@ def meltingpot(task: str, steps: int, seed: int = 0) -> tuple[Callable[[], float
 
 
 def _time_host(fn: Callable[[], float], repeats: int) -> tuple[float, float]:
-    """Best wall seconds and that call's CPU seconds, as :func:`_time`."""
+    """Best wall seconds and that call's CPU seconds, as :func:`explore.bench.envs.time_calls`."""
     fn()  # warm-up (first build of the level's Lua state, caches)
     best, best_cpu = float("inf"), float("inf")
     for _ in range(repeats):
